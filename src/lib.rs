@@ -1,0 +1,9 @@
+//! otrelay forwards Microsoft Defender for IoT OT-sensor alerts to SIEMs at line rate.
+//!
+//! TODO: the pipeline overview is written once the stages are in place.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod alert;
+pub mod encode;
+pub mod parse;
+pub mod send;

@@ -1,0 +1,1 @@
+//! Alert parser (being written).
