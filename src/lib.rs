@@ -4,6 +4,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod alert;
+pub mod config;
 pub mod encode;
 pub mod parse;
 pub mod send;
