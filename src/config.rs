@@ -193,6 +193,10 @@ pub struct RuleConfig {
     pub created_at_ms: Option<i64>,
     /// Disabled rules are validated but never match.
     pub enabled: bool,
+    /// Forward engine alerts (default true).
+    pub alert_notifications: bool,
+    /// Forward system notifications such as a disconnected sensor (default false).
+    pub system_notifications: bool,
     /// Where matching alerts go.
     pub actions: Vec<ActionConfig>,
 }
@@ -394,6 +398,8 @@ struct RawRule {
     engines: Option<Vec<Spanned<String>>>,
     created_at: Option<Spanned<String>>,
     enabled: Option<bool>,
+    alert_notifications: Option<bool>,
+    system_notifications: Option<bool>,
     #[serde(default, rename = "action")]
     actions: Vec<Spanned<RawAction>>,
 }
@@ -679,6 +685,8 @@ impl RawRule {
             engines,
             created_at_ms,
             enabled: self.enabled.unwrap_or(true),
+            alert_notifications: self.alert_notifications.unwrap_or(true),
+            system_notifications: self.system_notifications.unwrap_or(false),
             actions,
         })
     }

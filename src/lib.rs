@@ -7,4 +7,5 @@ pub mod alert;
 pub mod config;
 pub mod encode;
 pub mod parse;
+pub mod rules;
 pub mod send;
