@@ -12,9 +12,10 @@
 use std::fmt;
 
 /// The sensor's alert level, ordered as the "minimal alert level" of a forwarding rule compares it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Lowest level; CEF severity 1.
+    #[default]
     Warning = 0,
     /// CEF severity 4.
     Minor = 1,
@@ -97,7 +98,7 @@ impl Default for SensorIdentity {
 ///
 /// The sensor documents five engines. An alert naming any other engine is still forwarded, as
 /// [`DetectionEngine::Other`], and only rules that accept any engine match it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DetectionEngine {
     /// `Policy Violation`.
     PolicyViolation = 0,
@@ -110,6 +111,7 @@ pub enum DetectionEngine {
     /// `Operational`.
     Operational = 4,
     /// Any engine name the sensor documentation does not list.
+    #[default]
     Other = 5,
 }
 
@@ -459,17 +461,6 @@ impl Default for RawStr<'_> {
     }
 }
 
-impl Default for Severity {
-    fn default() -> Self {
-        Severity::Warning
-    }
-}
-
-impl Default for DetectionEngine {
-    fn default() -> Self {
-        DetectionEngine::Other
-    }
-}
 
 #[cfg(test)]
 mod tests {
