@@ -461,7 +461,6 @@ impl Default for RawStr<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,9 @@
 
 pub mod alert;
 pub mod config;
+pub mod deadletter;
 pub mod encode;
+pub mod intake;
 pub mod parse;
 pub mod rules;
 pub mod send;

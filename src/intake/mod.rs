@@ -1,0 +1,277 @@
+//! Intake: sources read alert bytes into fixed-size blocks that hold whole lines only.
+//!
+//! Pipeline position: first stage. Each `[[source]]` runs on its own thread ("otrelay-in-N") and
+//! owns a fixed pool of blocks, allocated once at start-up. A source fills a free block, cuts it
+//! after the last complete line, and sends it to the pipeline thread over one shared channel; the
+//! pipeline parses the lines in place and sends the block back to its source's pool. The pools
+//! and the channel together form the intake ring: when the pipeline falls behind, a source finds
+//! its pool empty, blocks, and stops reading (back-pressure). Only UDP cannot wait; the kernel
+//! drops what overflows its receive buffer, and the source reports that count.
+//!
+//! Invariants handed to the pipeline:
+//! - a block holds zero or more lines, each ending in `\n`, and nothing else;
+//! - lines from one source arrive in order, so the pipeline can number them;
+//! - a line that cannot fit in a block (longer than `block_size`, which exceeds `max_line`) never
+//!   reaches the pipeline: intake writes it to the dead-letter file and counts it.
+
+mod net;
+mod stream;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::config::{PipelineConfig, SourceConfig, SourceKind};
+use crate::deadletter::{DeadLetter, Location};
+
+/// One block of whole lines from one source.
+#[derive(Debug)]
+pub struct Block {
+    /// Storage of the configured block size, zeroed once at start-up and reused.
+    pub(crate) buf: Box<[u8]>,
+    /// Bytes in use: `buf[..len]`.
+    pub(crate) len: usize,
+    /// Index of the source in the config.
+    pub(crate) source: usize,
+}
+
+impl Block {
+    fn with_capacity(source: usize, capacity: usize) -> Block {
+        Block {
+            buf: vec![0; capacity].into_boxed_slice(),
+            len: 0,
+            source,
+        }
+    }
+
+    /// The bytes: whole lines, each ending in `\n`.
+    pub fn lines(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The source this block came from.
+    pub fn source(&self) -> usize {
+        self.source
+    }
+}
+
+/// What a source thread sends to the pipeline.
+#[derive(Debug)]
+pub enum IntakeEvent {
+    /// A block of lines.
+    Block(Block),
+    /// The source has finished (end of file, or stopped); it sends nothing more.
+    Done(usize),
+}
+
+/// Counters a source shares with the summary; updated per block or per rare event.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// Bytes read.
+    pub bytes: AtomicU64,
+    /// Lines dropped at intake because they exceed a block (also in the dead-letter file).
+    pub too_long: AtomicU64,
+    /// Datagrams the kernel dropped before otrelay could read them (UDP only).
+    pub kernel_drops: AtomicU64,
+    /// Connections accepted (TCP only).
+    pub connections: AtomicU64,
+    /// Times the source waited for a free block (back-pressure).
+    pub stalls: AtomicU64,
+    /// Read errors (the source stops on a fatal one).
+    pub errors: AtomicU64,
+}
+
+/// Everything a source thread needs.
+pub(crate) struct SourceCtx {
+    pub index: usize,
+    pub name: String,
+    pub max_line: usize,
+    pub free: Receiver<Block>,
+    pub recycle: Sender<Block>,
+    pub out: Sender<IntakeEvent>,
+    pub stop: Arc<AtomicBool>,
+    pub stats: Arc<SourceStats>,
+    pub dead_letter: Arc<DeadLetter>,
+}
+
+impl SourceCtx {
+    /// Takes a free block, waiting for the pipeline if necessary; `None` once the pipeline is
+    /// gone.
+    fn acquire(&self) -> Option<Block> {
+        if let Ok(mut block) = self.free.try_recv() {
+            block.len = 0;
+            return Some(block);
+        }
+        self.stats.stalls.fetch_add(1, Ordering::Relaxed);
+        let mut block = self.free.recv().ok()?;
+        block.len = 0;
+        Some(block)
+    }
+
+    /// Hands a block of whole lines to the pipeline; empty blocks go straight back to the pool.
+    fn ship(&self, block: Block) -> bool {
+        if block.len == 0 {
+            // The pool has room for every block it owns, so this cannot block.
+            return self.free_back(block);
+        }
+        self.stats
+            .bytes
+            .fetch_add(block.len as u64, Ordering::Relaxed);
+        self.out.send(IntakeEvent::Block(block)).is_ok()
+    }
+
+    fn free_back(&self, block: Block) -> bool {
+        self.recycle.send(block).is_ok()
+    }
+
+    /// Records a line that is longer than a block: counted and kept in the dead-letter file.
+    fn reject_oversized(&self, location: Location, total_len: u64, kept: &[u8]) {
+        self.stats.too_long.fetch_add(1, Ordering::Relaxed);
+        let detail = if kept.len() as u64 == total_len {
+            format!(
+                "line of {total_len} bytes exceeds max_line ({})",
+                self.max_line
+            )
+        } else {
+            format!(
+                "line of {total_len} bytes exceeds max_line ({}); first {} bytes kept",
+                self.max_line,
+                kept.len()
+            )
+        };
+        if self
+            .dead_letter
+            .write("too_long", &self.name, location, &detail, kept)
+            .is_err()
+        {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Most bytes of one oversized line kept for the dead-letter file.
+const OVERSIZE_KEEP: usize = 16 << 20;
+
+/// A running source.
+pub struct SourceHandle {
+    /// The source's name.
+    pub name: String,
+    /// Its counters.
+    pub stats: Arc<SourceStats>,
+    /// Returns emptied blocks to this source's pool.
+    pub(crate) recycle: Sender<Block>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SourceHandle {
+    /// Gives a parsed block back to its source.
+    pub fn recycle(&self, block: Block) {
+        // If the source has exited its pool is gone; dropping the block is then correct.
+        let _ = self.recycle.send(block);
+    }
+
+    /// Waits for the source thread to end.
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts one thread per source; they feed `out`.
+///
+/// # Errors
+///
+/// Returns an error naming the source when a file cannot be opened or a listener cannot bind;
+/// sources started before it are stopped by the caller through `stop`.
+pub fn start_sources(
+    sources: &[SourceConfig],
+    pipeline: &PipelineConfig,
+    out: &Sender<IntakeEvent>,
+    stop: &Arc<AtomicBool>,
+    dead_letter: &Arc<DeadLetter>,
+) -> Result<Vec<SourceHandle>, IntakeError> {
+    let mut handles = Vec::with_capacity(sources.len());
+    for (index, source) in sources.iter().enumerate() {
+        let (recycle, free) = crossbeam_channel::bounded(pipeline.blocks);
+        for _ in 0..pipeline.blocks {
+            // The channel was sized for exactly these blocks.
+            let _ = recycle.send(Block::with_capacity(index, pipeline.block_size));
+        }
+        let stats = Arc::new(SourceStats::default());
+        let ctx = SourceCtx {
+            index,
+            name: source.name.clone(),
+            max_line: pipeline.max_line,
+            free,
+            recycle: recycle.clone(),
+            out: out.clone(),
+            stop: Arc::clone(stop),
+            stats: Arc::clone(&stats),
+            dead_letter: Arc::clone(dead_letter),
+        };
+        let runner = prepare(&source.kind, ctx).map_err(|e| IntakeError {
+            source: source.name.clone(),
+            error: e,
+        })?;
+        let thread = std::thread::Builder::new()
+            .name(format!("otrelay-in-{index}"))
+            .spawn(runner)
+            .map_err(|e| IntakeError {
+                source: source.name.clone(),
+                error: e,
+            })?;
+        handles.push(SourceHandle {
+            name: source.name.clone(),
+            stats,
+            recycle,
+            thread: Some(thread),
+        });
+    }
+    Ok(handles)
+}
+
+/// Opens what the source needs on the calling thread, so that errors surface at start-up, and
+/// returns the loop to run on the source's thread.
+fn prepare(kind: &SourceKind, ctx: SourceCtx) -> io::Result<Box<dyn FnOnce() + Send>> {
+    match kind {
+        SourceKind::Stdin => Ok(Box::new(move || stream::run_stdin(ctx))),
+        SourceKind::File { path, follow } => {
+            let file = std::fs::File::open(path)?;
+            let (path, follow) = (path.clone(), *follow);
+            Ok(Box::new(move || stream::run_file(ctx, file, path, follow)))
+        }
+        SourceKind::Tcp { listen } => {
+            let listener = mio::net::TcpListener::bind(*listen)?;
+            Ok(Box::new(move || net::run_tcp(ctx, listener)))
+        }
+        SourceKind::Udp { listen } => {
+            let socket = net::bind_udp(*listen)?;
+            Ok(Box::new(move || net::run_udp(ctx, socket)))
+        }
+    }
+}
+
+/// A source that could not start.
+#[derive(Debug)]
+pub struct IntakeError {
+    /// The source's name.
+    pub source: String,
+    /// What failed.
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for IntakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "source {}: {}", self.source, self.error)
+    }
+}
+
+impl std::error::Error for IntakeError {}
