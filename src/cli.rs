@@ -1,0 +1,143 @@
+//! The subcommands other than `run`: `check` and `test-message`.
+//!
+//! Pipeline position: none; these run on the main thread, once, and may allocate and print
+//! freely. `test-message` uses the same action builders and encoders as the pipeline, so what
+//! it sends is exactly what a real alert through that rule would look like, except for the
+//! clearly marked content.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::alert::{Alert, AlertKind, DetectionEngine, RawStr};
+use crate::config::{Config, RuleConfig};
+use crate::pipeline::{build_action, build_actions};
+use crate::send::send_once;
+
+/// Title of the synthetic alert `test-message` sends.
+pub const TEST_TITLE: &str = "otrelay test message";
+
+/// Describes a valid config in a few lines, for `otrelay check`.
+pub fn describe(config: &Config) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "config is valid: {} source(s), {} rule(s)",
+        config.sources.len(),
+        config.rules.len()
+    );
+    for rule in &config.rules {
+        let state = if rule.enabled { "" } else { " (disabled)" };
+        let _ = writeln!(
+            out,
+            "  rule {:?}{state}: min level {}, {} action(s)",
+            rule.name,
+            rule.min_level,
+            rule.actions.len()
+        );
+        for action in &rule.actions {
+            let _ = writeln!(
+                out,
+                "    -> {} (time zone {})",
+                action.describe(),
+                action.timezone
+            );
+        }
+    }
+    out
+}
+
+/// The outcome of one action of `test-message`.
+pub struct TestResult {
+    /// The action, described.
+    pub action: String,
+    /// `Ok(message bytes)` when it was sent, or the error.
+    pub outcome: Result<Vec<u8>, String>,
+}
+
+/// Sends a clearly marked test alert through every action of `rule_name`.
+///
+/// # Errors
+///
+/// Returns a message when the rule does not exist or an action cannot be built.
+pub fn test_message(config: &Config, rule_name: &str) -> Result<Vec<TestResult>, String> {
+    let Some(rule) = config.rules.iter().find(|r| r.name == rule_name) else {
+        let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+        return Err(format!("no rule named {rule_name:?}; rules: {names:?}"));
+    };
+    let (_, _, dests) = build_actions(config).map_err(|e| e.to_string())?;
+
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let uuid = format!("otrelay-test-{now_ms}");
+    let message = format!(
+        "Test message sent by otrelay to check the destinations of forwarding rule {rule_name}. \
+         It is not an alert."
+    );
+    let alert = test_alert(rule, config, now_ms, &uuid, &message);
+
+    let mut results = Vec::with_capacity(rule.actions.len());
+    for ac in &rule.actions {
+        let mut action = build_action(ac, &config.sensor, 0).map_err(|e| e.to_string())?;
+        let mut bytes = Vec::with_capacity(ac.max_message);
+        let _ = action.write(&alert, now_ms / 1000, &mut bytes);
+        let dest = dests
+            .iter()
+            .find(|d| {
+                d.host == ac.host && d.port == ac.port && d.name.starts_with(transport_prefix(ac))
+            })
+            .ok_or_else(|| format!("no destination for {}", ac.describe()))?;
+        let outcome = send_once(dest, &bytes, Duration::from_secs(5))
+            .map(|()| bytes)
+            .map_err(|e| e.to_string());
+        results.push(TestResult {
+            action: ac.describe(),
+            outcome,
+        });
+    }
+    Ok(results)
+}
+
+fn transport_prefix(ac: &crate::config::ActionConfig) -> &'static str {
+    match ac.transport {
+        crate::config::TransportKind::Udp => "udp://",
+        crate::config::TransportKind::Tcp => "tcp://",
+        crate::config::TransportKind::Stdout => "stdout",
+    }
+}
+
+/// An alert that passes the rule's own filters, so the test exercises the real path.
+fn test_alert<'a>(
+    rule: &'a RuleConfig,
+    config: &'a Config,
+    now_ms: i64,
+    uuid: &'a str,
+    message: &'a str,
+) -> Alert<'a> {
+    let engine = rule
+        .engines
+        .as_ref()
+        .and_then(|e| e.first().copied())
+        .unwrap_or(DetectionEngine::Operational);
+    Alert {
+        id: Some(0),
+        time_ms: now_ms,
+        title: RawStr::literal(TEST_TITLE),
+        message: Some(RawStr::literal(message)),
+        severity: rule.min_level.max(crate::alert::Severity::Warning),
+        engine,
+        engine_name: RawStr::literal(engine.name()),
+        kind: if rule.alert_notifications {
+            AlertKind::Alert
+        } else {
+            AlertKind::System
+        },
+        protocol: rule
+            .protocols
+            .as_ref()
+            .and_then(|p| p.first())
+            .map(|p| RawStr::literal(p)),
+        category: Some(RawStr::literal("Test")),
+        uuid: Some(RawStr::literal(uuid)),
+        sensor_name: Some(RawStr::literal(&config.sensor.name)),
+        ..Alert::default()
+    }
+}

@@ -1,0 +1,491 @@
+//! The pipeline stage: parse each line, evaluate the rules, encode into destination batches.
+//!
+//! Pipeline position: the middle. In `otrelay run` the [`Processor`] runs on the pipeline thread
+//! (pinned when the machine has the cores), fed with intake blocks; embedded through
+//! [`crate::Engine`] it runs on the caller's thread. Either way one thread owns it, so its
+//! counters are plain integers.
+//!
+//! What must hold here, per alert: no allocation, no logging, no lock, no syscall. Lines are
+//! parsed in place; every message is written straight into a preallocated batch of its
+//! destination; a full batch goes to the sender thread and a free one comes back from the pool.
+//! Rejected lines are the exception: they go to the dead-letter file, which is a cold path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::alert::{Alert, SensorIdentity};
+use crate::config::{
+    ActionConfig, ActionKind, Config, FramingKind, HeaderKind, PipelineConfig, TransportKind,
+};
+use crate::deadletter::{DeadLetter, Location};
+use crate::encode::Encoded;
+use crate::encode::cef::{CefEncoder, CefFlavor, CefOptions};
+use crate::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
+use crate::encode::time::{AlertClock, parse_timezone};
+use crate::parse::{ParseError, RejectReason, parse_alert};
+use crate::rules::{RuleSet, set_bits, words_for};
+use crate::send::{Batch, DestinationConfig, Framing, SendError, Sender, Transport};
+use crate::stats::PipelineStats;
+
+/// The message writer of one action.
+pub(crate) enum Format {
+    /// CEF, in either flavor.
+    Cef(CefEncoder),
+}
+
+impl Format {
+    fn encode(&mut self, alert: &Alert<'_>, out: &mut Vec<u8>, limit: usize) -> Encoded {
+        match self {
+            Format::Cef(e) => e.encode(alert, out, limit),
+        }
+    }
+}
+
+/// One distinct action: identical actions of different rules are merged, so that an alert
+/// matching both rules is sent once.
+pub(crate) struct Action {
+    pub(crate) config: ActionConfig,
+    pub(crate) format: Format,
+    pub(crate) header: SyslogHeader,
+    pub(crate) dest: usize,
+}
+
+impl Action {
+    /// Writes one complete message (syslog header + body) into `out`, at most `max_message`.
+    pub(crate) fn write(&mut self, alert: &Alert<'_>, now_secs: i64, out: &mut Vec<u8>) -> Encoded {
+        let start = out.len();
+        self.header.write(now_secs, out);
+        let limit = self.config.max_message.saturating_sub(out.len() - start);
+        self.format.encode(alert, out, limit)
+    }
+}
+
+/// Builds the actions and destinations of a config.
+///
+/// Returns the distinct actions, for each rule the indices of its actions, and the distinct
+/// destinations (actions with the same transport, host and port share one).
+pub(crate) fn build_actions(
+    config: &Config,
+) -> Result<(Vec<Action>, Vec<Vec<usize>>, Vec<DestinationConfig>), BuildError> {
+    let mut actions: Vec<Action> = Vec::new();
+    let mut dests: Vec<DestinationConfig> = Vec::new();
+    let mut per_rule = Vec::with_capacity(config.rules.len());
+
+    for rule in &config.rules {
+        let mut mine = Vec::with_capacity(rule.actions.len());
+        for ac in &rule.actions {
+            if let Some(i) = actions.iter().position(|a| a.config == *ac) {
+                mine.push(i);
+                continue;
+            }
+            let dest = destination_for(ac, &config.pipeline, &mut dests)?;
+            actions.push(build_action(ac, &config.sensor, dest)?);
+            mine.push(actions.len() - 1);
+        }
+        per_rule.push(mine);
+    }
+    Ok((actions, per_rule, dests))
+}
+
+fn destination_for(
+    ac: &ActionConfig,
+    pipeline: &PipelineConfig,
+    dests: &mut Vec<DestinationConfig>,
+) -> Result<usize, BuildError> {
+    let transport = match ac.transport {
+        TransportKind::Udp => Transport::Udp,
+        TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Stdout => Transport::Stdout,
+    };
+    let framing = match ac.framing {
+        FramingKind::Lf => Framing::Lf,
+        FramingKind::OctetCounting => Framing::OctetCounting,
+    };
+    let name = match ac.transport {
+        TransportKind::Stdout => "stdout".to_owned(),
+        TransportKind::Udp => format!("udp://{}:{}", ac.host, ac.port),
+        TransportKind::Tcp => format!("tcp://{}:{}", ac.host, ac.port),
+    };
+
+    if let Some(i) = dests.iter().position(|d| d.name == name) {
+        let d = &mut dests[i];
+        if d.framing != framing && ac.transport == TransportKind::Tcp {
+            return Err(BuildError::Conflict(format!(
+                "actions sending to {name} disagree on the framing"
+            )));
+        }
+        // A shared destination must fit the longest message of any action using it.
+        d.max_message = d.max_message.max(ac.max_message);
+        return Ok(i);
+    }
+
+    dests.push(DestinationConfig {
+        name,
+        transport,
+        host: ac.host.clone(),
+        port: ac.port,
+        framing,
+        max_message: ac.max_message,
+        batch_bytes: pipeline.batch_bytes,
+        batches: pipeline.batches,
+        backoff_min: pipeline.backoff_min,
+        backoff_max: pipeline.backoff_max,
+        connect_timeout: std::time::Duration::from_secs(5),
+        replay_overlap: pipeline.replay_overlap,
+        send_buffer: None,
+    });
+    Ok(dests.len() - 1)
+}
+
+pub(crate) fn build_action(
+    ac: &ActionConfig,
+    sensor: &SensorIdentity,
+    dest: usize,
+) -> Result<Action, BuildError> {
+    let tz = parse_timezone(&ac.timezone)
+        .map_err(|e| BuildError::Conflict(format!("time zone {:?}: {e}", ac.timezone)))?;
+    let flavor = match ac.kind {
+        ActionKind::Cef => CefFlavor::Microsoft,
+        ActionKind::NetWitness => CefFlavor::NetWitness,
+    };
+    let options = CefOptions {
+        flavor,
+        vendor: ac.vendor.clone(),
+        product: ac.product.clone(),
+        version: ac.version.clone(),
+        event_class: ac.event_class.clone(),
+    };
+    let format = Format::Cef(CefEncoder::new(&options, sensor, AlertClock::new(tz)));
+
+    let header = SyslogHeader::new(&HeaderOptions {
+        style: match ac.header {
+            HeaderKind::Rfc3164 => HeaderStyle::Rfc3164,
+            HeaderKind::Rfc5424 => HeaderStyle::Rfc5424,
+        },
+        facility: ac.facility,
+        severity: ac.syslog_severity,
+        hostname: ac
+            .hostname
+            .clone()
+            .unwrap_or_else(|| sensor.hostname.clone()),
+        app_name: ac.app_name.clone(),
+    })
+    .map_err(|e| BuildError::Conflict(format!("syslog header: {e}")))?;
+
+    Ok(Action {
+        config: ac.clone(),
+        format,
+        header,
+        dest,
+    })
+}
+
+/// Why the runtime could not be built from a (valid) config.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two settings cannot hold together.
+    Conflict(String),
+    /// The sender could not start.
+    Send(SendError),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Conflict(m) => f.write_str(m),
+            BuildError::Send(e) => write!(f, "cannot start sending: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Parses, routes and encodes alerts into destination batches.
+pub struct Processor {
+    rules: RuleSet,
+    /// Scratch rule mask for the alert being routed.
+    mask: Vec<u64>,
+    /// Scratch action mask.
+    action_mask: Vec<u64>,
+    /// `[rule][action word]`: the actions of each rule.
+    rule_actions: Vec<u64>,
+    action_words: usize,
+    actions: Vec<Action>,
+    /// The batch being filled, per destination.
+    batches: Vec<Option<Batch>>,
+    sender: Sender,
+    now_secs: i64,
+    max_line: usize,
+    dead_letter: Arc<DeadLetter>,
+    stats: PipelineStats,
+    /// Set by the signal handler; while it is set, waiting for a free batch is bounded.
+    stop: Option<Arc<AtomicBool>>,
+    drain_timeout: Duration,
+    /// When the stop request was first seen while waiting for a batch.
+    stop_seen: Option<Instant>,
+}
+
+impl Processor {
+    /// Builds the rules, actions and sender of `config`; starts the sender thread.
+    ///
+    /// # Errors
+    ///
+    /// Fails when actions conflict or the sender cannot start.
+    pub fn new(
+        config: &Config,
+        dead_letter: Arc<DeadLetter>,
+        sender_cpu: Option<usize>,
+    ) -> Result<Processor, BuildError> {
+        let rules = RuleSet::compile(&config.rules);
+        let (actions, per_rule, dests) = build_actions(config)?;
+        let action_words = words_for(actions.len());
+        let mut rule_actions = vec![0u64; rules.len() * action_words];
+        for (r, list) in per_rule.iter().enumerate() {
+            for &a in list {
+                rule_actions[r * action_words + a / 64] |= 1 << (a % 64);
+            }
+        }
+
+        let dest_count = dests.len();
+        let sender = Sender::start(dests, sender_cpu).map_err(BuildError::Send)?;
+        let stats = PipelineStats::new(&config.rules, actions.len());
+        Ok(Processor {
+            mask: vec![0; rules.words()],
+            rules,
+            action_mask: vec![0; action_words],
+            rule_actions,
+            action_words,
+            actions,
+            batches: (0..dest_count).map(|_| None).collect(),
+            sender,
+            now_secs: jiff::Timestamp::now().as_second(),
+            max_line: config.pipeline.max_line,
+            dead_letter,
+            stats,
+            stop: None,
+            drain_timeout: config.pipeline.drain_timeout,
+            stop_seen: None,
+        })
+    }
+
+    /// Makes waits for a free batch give up `drain_timeout` after `stop` is set, so that a
+    /// receiver that stays away cannot hold shutdown forever. Messages given up on go to the
+    /// dead-letter file.
+    pub fn set_stop_flag(&mut self, stop: Arc<AtomicBool>) {
+        self.stop = Some(stop);
+    }
+
+    /// Refreshes the clock used for syslog header times; call once per block, not per alert.
+    pub fn tick(&mut self) {
+        self.now_secs = jiff::Timestamp::now().as_second();
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    /// The sender, for its counters.
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// Processes every line of `block` (whole lines, each ending in `\n`). `line_no` is the
+    /// number of lines this source delivered before; it is advanced.
+    pub fn process_block(&mut self, block: &[u8], source: &str, line_no: &mut u64, file: bool) {
+        let mut rest = block;
+        while !rest.is_empty() {
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            *line_no += 1;
+            let location = if file {
+                Location::Line(*line_no)
+            } else {
+                Location::Record(*line_no)
+            };
+            self.process_line(&rest[..end], source, location);
+            rest = rest.get(end + 1..).unwrap_or(&[]);
+        }
+    }
+
+    /// Processes one line (without its newline).
+    pub fn process_line(&mut self, line: &[u8], source: &str, location: Location) {
+        self.stats.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            self.stats.blank += 1;
+            return;
+        }
+        if line.len() > self.max_line {
+            let error = ParseError {
+                reason: RejectReason::TooLong,
+                offset: self.max_line,
+                field: None,
+                detail: "line exceeds max_line",
+            };
+            self.reject(line, &error, source, location);
+            return;
+        }
+        match parse_alert(line) {
+            Ok(alert) => self.route(&alert),
+            Err(error) => self.reject(line, &error, source, location),
+        }
+    }
+
+    /// Counts a rejected line and keeps it in the dead-letter file.
+    #[cold]
+    fn reject(&mut self, line: &[u8], error: &ParseError, source: &str, location: Location) {
+        self.stats.rejected[error.reason.index()] += 1;
+        let detail = error.to_string();
+        if self
+            .dead_letter
+            .write(error.reason.name(), source, location, &detail, line)
+            .is_err()
+        {
+            self.stats.dead_letter_errors += 1;
+        }
+    }
+
+    /// Sends a parsed alert to the actions of every rule it matches.
+    pub fn route(&mut self, alert: &Alert<'_>) {
+        self.stats.parsed += 1;
+        if !self.rules.evaluate(alert, &mut self.mask) {
+            self.stats.unmatched += 1;
+            return;
+        }
+
+        self.action_mask.fill(0);
+        for r in set_bits(&self.mask) {
+            self.stats.matched[r] += 1;
+            let words = &self.rule_actions[r * self.action_words..][..self.action_words];
+            for (m, w) in self.action_mask.iter_mut().zip(words) {
+                *m |= w;
+            }
+        }
+        self.stats.forwarded += 1;
+
+        for a in 0..self.action_words {
+            let mut word = self.action_mask[a];
+            while word != 0 {
+                let index = a * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                self.emit(index, alert);
+            }
+        }
+    }
+
+    /// Encodes `alert` for action `index` into its destination's batch.
+    fn emit(&mut self, index: usize, alert: &Alert<'_>) {
+        let dest = self.actions[index].dest;
+        if self.batches[dest].is_none() {
+            match self.sender.try_acquire(dest) {
+                Some(b) => self.batches[dest] = Some(b),
+                None => match self.acquire_slow(dest) {
+                    Some(b) => self.batches[dest] = Some(b),
+                    None => return self.give_up(index, alert),
+                },
+            }
+        }
+        let action = &mut self.actions[index];
+        let Some(batch) = self.batches[dest].as_mut() else {
+            return;
+        };
+
+        let start = batch.begin();
+        if action.write(alert, self.now_secs, batch.buf()) == Encoded::Truncated {
+            self.stats.truncated += 1;
+        }
+        batch.finish(start);
+        self.stats.messages[index] += 1;
+
+        if batch.is_full() {
+            if let Some(full) = self.batches[dest].take() {
+                self.sender.submit(full);
+            }
+        }
+    }
+
+    /// Waits for a free batch of `dest`: the back-pressure path, when its receiver is slow or
+    /// away. Returns `None` only when a stop was requested and the drain deadline has passed.
+    #[cold]
+    fn acquire_slow(&mut self, dest: usize) -> Option<Batch> {
+        self.stats.backpressure_waits += 1;
+        // Partly filled batches of other destinations must not wait behind this one.
+        self.flush();
+        loop {
+            if let Some(b) = self.sender.acquire_timeout(dest, Duration::from_millis(50)) {
+                return Some(b);
+            }
+            let Some(stop) = &self.stop else { continue };
+            if !stop.load(Ordering::Relaxed) {
+                continue;
+            }
+            let seen = *self.stop_seen.get_or_insert_with(Instant::now);
+            if seen.elapsed() >= self.drain_timeout {
+                return None;
+            }
+        }
+    }
+
+    /// Keeps a message that cannot be queued because shutdown gave up waiting for its
+    /// destination.
+    #[cold]
+    fn give_up(&mut self, index: usize, alert: &Alert<'_>) {
+        let action = &mut self.actions[index];
+        let mut message = Vec::with_capacity(action.config.max_message);
+        let _ = action.write(alert, self.now_secs, &mut message);
+        self.stats.undelivered += 1;
+        let dest = action.config.describe();
+        let detail = "destination unavailable at shutdown";
+        if self
+            .dead_letter
+            .write(
+                "undelivered",
+                &dest,
+                Location::Undelivered,
+                detail,
+                &message,
+            )
+            .is_err()
+        {
+            self.stats.dead_letter_errors += 1;
+        }
+    }
+
+    /// Hands every partly filled batch to the sender.
+    pub fn flush(&mut self) {
+        for slot in &mut self.batches {
+            if let Some(batch) = slot.take_if(|b| !b.is_empty()) {
+                self.sender.submit(batch);
+            }
+        }
+    }
+
+    /// Flushes, then stops the sender, giving it `deadline` to deliver what is queued. Messages
+    /// it could not deliver are written to the dead-letter file.
+    pub fn finish(
+        mut self,
+        deadline: std::time::Duration,
+    ) -> (PipelineStats, crate::send::SendReport) {
+        self.flush();
+        let report = self.sender.shutdown(deadline);
+        for message in report.undelivered() {
+            let (dest, bytes) = message;
+            let detail = "not delivered before the shutdown deadline";
+            if self
+                .dead_letter
+                .write("undelivered", dest, Location::Undelivered, detail, bytes)
+                .is_err()
+            {
+                self.stats.dead_letter_errors += 1;
+            }
+        }
+        (self.stats, report)
+    }
+
+    /// The distinct actions, in index order, for the summary.
+    pub fn action_names(&self) -> Vec<String> {
+        self.actions.iter().map(|a| a.config.describe()).collect()
+    }
+}
