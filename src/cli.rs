@@ -64,7 +64,7 @@ pub fn test_message(config: &Config, rule_name: &str) -> Result<Vec<TestResult>,
         let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
         return Err(format!("no rule named {rule_name:?}; rules: {names:?}"));
     };
-    let (_, _, dests) = build_actions(config).map_err(|e| e.to_string())?;
+    let dests = build_actions(config).map_err(|e| e.to_string())?.dests;
 
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let uuid = format!("otrelay-test-{now_ms}");

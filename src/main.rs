@@ -45,7 +45,7 @@ enum Command {
     },
 }
 
-fn load(path: &PathBuf) -> Result<Config, ExitCode> {
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("otrelay: config error: {e}");
         ExitCode::from(EXIT_CONFIG as u8)

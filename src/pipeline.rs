@@ -23,7 +23,7 @@ use crate::encode::Encoded;
 use crate::encode::cef::{CefEncoder, CefFlavor, CefOptions};
 use crate::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
 use crate::encode::time::{AlertClock, parse_timezone};
-use crate::parse::{ParseError, RejectReason, parse_alert};
+use crate::parse::{ParseError, parse_alert};
 use crate::rules::{RuleSet, set_bits, words_for};
 use crate::send::{Batch, DestinationConfig, Framing, SendError, Sender, Transport};
 use crate::stats::PipelineStats;
@@ -61,13 +61,18 @@ impl Action {
     }
 }
 
+/// The actions and destinations of a config.
+pub(crate) struct Plan {
+    /// Distinct actions.
+    pub(crate) actions: Vec<Action>,
+    /// For each rule, the indices of its actions.
+    pub(crate) per_rule: Vec<Vec<usize>>,
+    /// Distinct destinations: actions with the same transport, host and port share one.
+    pub(crate) dests: Vec<DestinationConfig>,
+}
+
 /// Builds the actions and destinations of a config.
-///
-/// Returns the distinct actions, for each rule the indices of its actions, and the distinct
-/// destinations (actions with the same transport, host and port share one).
-pub(crate) fn build_actions(
-    config: &Config,
-) -> Result<(Vec<Action>, Vec<Vec<usize>>, Vec<DestinationConfig>), BuildError> {
+pub(crate) fn build_actions(config: &Config) -> Result<Plan, BuildError> {
     let mut actions: Vec<Action> = Vec::new();
     let mut dests: Vec<DestinationConfig> = Vec::new();
     let mut per_rule = Vec::with_capacity(config.rules.len());
@@ -85,7 +90,11 @@ pub(crate) fn build_actions(
         }
         per_rule.push(mine);
     }
-    Ok((actions, per_rule, dests))
+    Ok(Plan {
+        actions,
+        per_rule,
+        dests,
+    })
 }
 
 fn destination_for(
@@ -239,7 +248,11 @@ impl Processor {
         sender_cpu: Option<usize>,
     ) -> Result<Processor, BuildError> {
         let rules = RuleSet::compile(&config.rules);
-        let (actions, per_rule, dests) = build_actions(config)?;
+        let Plan {
+            actions,
+            per_rule,
+            dests,
+        } = build_actions(config)?;
         let action_words = words_for(actions.len());
         let mut rule_actions = vec![0u64; rules.len() * action_words];
         for (r, list) in per_rule.iter().enumerate() {
@@ -318,13 +331,7 @@ impl Processor {
             return;
         }
         if line.len() > self.max_line {
-            let error = ParseError {
-                reason: RejectReason::TooLong,
-                offset: self.max_line,
-                field: None,
-                detail: "line exceeds max_line",
-            };
-            self.reject(line, &error, source, location);
+            self.reject(line, &ParseError::too_long(self.max_line), source, location);
             return;
         }
         match parse_alert(line) {
@@ -470,8 +477,7 @@ impl Processor {
     ) -> (PipelineStats, crate::send::SendReport) {
         self.flush();
         let report = self.sender.shutdown(deadline);
-        for message in report.undelivered() {
-            let (dest, bytes) = message;
+        for (dest, bytes) in report.undelivered() {
             let detail = "not delivered before the shutdown deadline";
             if self
                 .dead_letter

@@ -266,7 +266,7 @@ pub(super) fn run_file(ctx: SourceCtx, mut file: File, path: PathBuf, follow: bo
 
 /// Returns the file now at `path` when it is not the one being read, or when the one being read
 /// shrank below what was already read.
-fn rotated(path: &PathBuf, inode: u64, position: u64) -> Option<File> {
+fn rotated(path: &std::path::Path, inode: u64, position: u64) -> Option<File> {
     let meta = std::fs::metadata(path).ok()?;
     if meta.ino() != inode || meta.len() < position {
         return File::open(path).ok();

@@ -1,0 +1,73 @@
+//! Encoder throughput: the nine spec §1.8 alerts as syslog + CEF messages, both flavors, written
+//! into one reused buffer the way the pipeline fills a batch. Criterion reports alerts/s.
+
+#[path = "../tests/spec_alerts/mod.rs"]
+mod spec_alerts;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use otrelay::encode::Encoded;
+use otrelay::encode::cef::{CefEncoder, CefFlavor, CefOptions};
+use otrelay::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
+use otrelay::encode::time::{AlertClock, parse_timezone};
+
+/// Per-message limit: the RFC 3164 packet size, which every spec alert fits.
+const LIMIT: usize = 1024;
+
+fn encode(c: &mut Criterion) {
+    let alerts = spec_alerts::spec_alerts();
+    let mut group = c.benchmark_group("encode");
+    group.throughput(Throughput::Elements(alerts.len() as u64));
+
+    let cases = [
+        (
+            "microsoft_rfc3164",
+            CefFlavor::Microsoft,
+            HeaderStyle::Rfc3164,
+        ),
+        (
+            "netwitness_rfc3164",
+            CefFlavor::NetWitness,
+            HeaderStyle::Rfc3164,
+        ),
+        (
+            "microsoft_rfc5424",
+            CefFlavor::Microsoft,
+            HeaderStyle::Rfc5424,
+        ),
+    ];
+    for (name, flavor, style) in cases {
+        let clock = AlertClock::new(parse_timezone("Europe/Moscow").expect("known zone"));
+        let opts = CefOptions {
+            flavor,
+            ..CefOptions::default()
+        };
+        let mut encoder = CefEncoder::new(&opts, &spec_alerts::sensor(), clock);
+        let mut header = SyslogHeader::new(&HeaderOptions {
+            style,
+            hostname: "sensor-plant-01".to_owned(),
+            ..HeaderOptions::default()
+        })
+        .expect("valid header");
+        let mut out = Vec::with_capacity(alerts.len() * (LIMIT + header.max_len()));
+        let now = 1_594_808_261;
+
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                for alert in &alerts {
+                    header.write(black_box(now), &mut out);
+                    let status = encoder.encode(black_box(alert), &mut out, LIMIT);
+                    debug_assert_eq!(status, Encoded::Complete);
+                    let _ = status;
+                }
+                black_box(out.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, encode);
+criterion_main!(benches);

@@ -1,0 +1,476 @@
+//! CEF escaping into a bounded output buffer.
+//!
+//! Pipeline position: called by the encoders on the pipeline thread, once per field of every
+//! alert. Nothing here allocates: bytes go straight into the caller's batch buffer, and a
+//! [`BoundedWriter`] never lets the buffer grow past the message limit it was given, so a batch
+//! buffer sized for the limit is never reallocated.
+//!
+//! What must hold for the output (spec §5.1):
+//! - header fields: `\` → `\\`, `|` → `\|`, CR and LF → space;
+//! - extension values: `\` → `\\`, `=` → `\=`, LF → `\n`, CR → `\r`;
+//! - everywhere: every other control character (C0, DEL, C1 U+0080–U+009F) → one space, so no raw
+//!   control byte reaches the wire and no field or syslog message can be injected;
+//! - a cut happens on a UTF-8 character boundary and never splits an escape sequence, so the
+//!   output never ends in a dangling `\`.
+
+// How the scan works
+//
+// Most field text needs no escaping at all, so the scan is built to skip plain text quickly and
+// copy it with one `extend_from_slice`. The special bytes are: below 0x20, a backslash, the
+// separator (`|` or `=`), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64
+// the scan first skips 16-byte blocks holding none of them with SSE2 compares; the rest (and
+// everything on other targets) is read eight bytes at a time, asking with word-at-a-time bit
+// tricks whether the word holds a special byte. Only a block or word that does is looked at byte
+// by byte, through a 256-entry action table, which is the one definition of what to do with each
+// byte. 0xC2 also leads ordinary characters such as `©` or `°`; those cost a table lookup and are
+// copied.
+//
+// JSON escapes are decoded on the fly with `RawStr::chunks`: text runs go through the scan, and
+// each decoded character is re-encoded into a 4-byte stack buffer and scanned the same way.
+
+use crate::alert::{Chunk, RawStr};
+
+/// The writer reached its limit and stopped; what was written so far is a clean prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full;
+
+impl std::fmt::Display for Full {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("message limit reached")
+    }
+}
+
+impl std::error::Error for Full {}
+
+/// Which CEF escaping rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// A header field (`Device Vendor` … `Name`).
+    Header,
+    /// An extension value (the right-hand side of `key=`).
+    Extension,
+}
+
+/// Copy the byte.
+const COPY: u8 = 0;
+/// Write one space instead.
+const SPACE: u8 = 1;
+/// Write a backslash, then the byte.
+const BACKSLASH: u8 = 2;
+/// Write `\n`.
+const NEWLINE: u8 = 3;
+/// Write `\r`.
+const RETURN: u8 = 4;
+/// 0xC2: a C1 control follows when the next byte is 0x80..=0x9F.
+const C1_LEAD: u8 = 5;
+
+/// Builds the action table for one field kind at compile time.
+const fn table(field: Field) -> [u8; 256] {
+    let mut t = [COPY; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = SPACE;
+        b += 1;
+    }
+    t[0x7F] = SPACE;
+    t[0xC2] = C1_LEAD;
+    t[b'\\' as usize] = BACKSLASH;
+    match field {
+        Field::Header => t[b'|' as usize] = BACKSLASH,
+        Field::Extension => {
+            t[b'=' as usize] = BACKSLASH;
+            t[b'\n' as usize] = NEWLINE;
+            t[b'\r' as usize] = RETURN;
+        }
+    }
+    t
+}
+
+static HEADER_TABLE: [u8; 256] = table(Field::Header);
+static EXTENSION_TABLE: [u8; 256] = table(Field::Extension);
+
+/// Appends to a `Vec<u8>` without ever letting it grow past a fixed end.
+///
+/// Every method either writes everything it was given or writes a clean prefix and returns
+/// [`Full`]; once `Full` has been returned the caller stops writing fields.
+pub struct BoundedWriter<'o> {
+    out: &'o mut Vec<u8>,
+    end: usize,
+}
+
+impl<'o> BoundedWriter<'o> {
+    /// Writes after the current contents of `out`, at most `limit` bytes.
+    pub fn new(out: &'o mut Vec<u8>, limit: usize) -> BoundedWriter<'o> {
+        let end = out.len().saturating_add(limit);
+        BoundedWriter { out, end }
+    }
+
+    /// Current length of the underlying buffer.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing at all has been written to the underlying buffer.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// How many more bytes may be written.
+    pub fn room(&self) -> usize {
+        self.end.saturating_sub(self.out.len())
+    }
+
+    /// The absolute end position.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// Moves the end; used to keep room for bytes that must follow a field.
+    pub fn set_end(&mut self, end: usize) {
+        self.end = end;
+    }
+
+    /// Drops everything written after `len` (used to take back a key whose value did not fit).
+    pub fn rollback(&mut self, len: usize) {
+        self.out.truncate(len);
+    }
+
+    /// Gives the buffer to a writer of exactly `n` bytes, if `n` bytes fit.
+    pub fn reserve(&mut self, n: usize) -> Result<&mut Vec<u8>, Full> {
+        if n <= self.room() {
+            Ok(self.out)
+        } else {
+            Err(Full)
+        }
+    }
+
+    /// Writes `bytes` entirely or not at all (keys, numbers, fixed-format values).
+    pub fn whole(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        if bytes.len() <= self.room() {
+            self.out.extend_from_slice(bytes);
+            Ok(())
+        } else {
+            Err(Full)
+        }
+    }
+
+    /// Writes text that is already escaped, cutting it cleanly if it does not fit.
+    pub fn escaped(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        let room = self.room();
+        if bytes.len() <= room {
+            self.out.extend_from_slice(bytes);
+            return Ok(());
+        }
+
+        // An odd run of backslashes before the cut means the last one opens an escape whose
+        // second byte was cut off; drop it too.
+        let mut cut = floor_char_boundary(bytes, room);
+        let slashes = bytes[..cut]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if slashes % 2 == 1 {
+            cut -= 1;
+        }
+        self.out.extend_from_slice(&bytes[..cut]);
+        Err(Full)
+    }
+
+    /// Escapes a decoded string for `field`.
+    pub fn text(&mut self, field: Field, s: &str) -> Result<(), Full> {
+        self.scan(table_for(field), s.as_bytes())
+    }
+
+    /// Decodes the JSON escapes of `s` and escapes the result for `field`, in one pass.
+    pub fn raw(&mut self, field: Field, s: RawStr<'_>) -> Result<(), Full> {
+        let table = table_for(field);
+        if !s.is_escaped() {
+            return self.scan(table, s.raw());
+        }
+
+        let mut buf = [0u8; 4];
+        for chunk in s.chunks() {
+            match chunk {
+                Chunk::Text(t) => self.scan(table, t.as_bytes())?,
+                Chunk::Char(c) => self.scan(table, c.encode_utf8(&mut buf).as_bytes())?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies plain runs and rewrites special bytes according to `table`.
+    fn scan(&mut self, table: &[u8; 256], mut rest: &[u8]) -> Result<(), Full> {
+        let sep = if table[usize::from(b'|')] == COPY {
+            b'='
+        } else {
+            b'|'
+        };
+        loop {
+            let plain = find_special(table, sep, rest);
+            self.run(&rest[..plain])?;
+            let Some(&b) = rest.get(plain) else {
+                return Ok(());
+            };
+            rest = &rest[plain + 1..];
+
+            match table[usize::from(b)] {
+                SPACE => self.whole(b" ")?,
+                BACKSLASH => self.whole(&[b'\\', b])?,
+                NEWLINE => self.whole(b"\\n")?,
+                RETURN => self.whole(b"\\r")?,
+                _ => {
+                    // 0xC2: either a C1 control (one space) or an ordinary two-byte character.
+                    // Anything else would be broken UTF-8, which the field invariants exclude;
+                    // it still becomes a space rather than reaching the wire.
+                    match rest.first() {
+                        Some(&next) if (0x80..=0x9F).contains(&next) => {
+                            self.whole(b" ")?;
+                            rest = &rest[1..];
+                        }
+                        Some(&next) if (0xA0..=0xBF).contains(&next) => {
+                            self.whole(&[b, next])?;
+                            rest = &rest[1..];
+                        }
+                        _ => self.whole(b" ")?,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies a run of valid UTF-8 that needs no escaping, cut on a character boundary.
+    fn run(&mut self, run: &[u8]) -> Result<(), Full> {
+        let room = self.room();
+        if run.len() <= room {
+            self.out.extend_from_slice(run);
+            return Ok(());
+        }
+        let cut = floor_char_boundary(run, room);
+        self.out.extend_from_slice(&run[..cut]);
+        Err(Full)
+    }
+}
+
+fn table_for(field: Field) -> &'static [u8; 256] {
+    match field {
+        Field::Header => &HEADER_TABLE,
+        Field::Extension => &EXTENSION_TABLE,
+    }
+}
+
+/// The largest position `<= at` that does not fall inside a UTF-8 sequence of `bytes`.
+fn floor_char_boundary(bytes: &[u8], at: usize) -> usize {
+    let mut at = at.min(bytes.len());
+    while at > 0 && at < bytes.len() && bytes[at] & 0xC0 == 0x80 {
+        at -= 1;
+    }
+    at
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether some byte of `w` is below 0x20 (exact for "is there any", since 0x20 <= 0x80).
+#[inline]
+fn has_below_space(w: u64) -> bool {
+    w.wrapping_sub(LOW * 0x20) & !w & HIGH != 0
+}
+
+/// Whether some byte of `w` may equal `b` (exact for "is there any").
+#[inline]
+fn has_byte(w: u64, b: u8) -> bool {
+    let x = w ^ (LOW * u64::from(b));
+    x.wrapping_sub(LOW) & !x & HIGH != 0
+}
+
+/// Position of the first byte of `bytes` whose table action is not [`COPY`], or `bytes.len()`.
+///
+/// `sep` is the field's separator byte (`|` or `=`), the one special byte that differs between
+/// the two tables.
+fn find_special(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: the cfg above says this build targets CPUs with SSE2, which every x86_64
+        // CPU has; `skip_plain` needs nothing else.
+        let (at, rest) = unsafe { sse2::skip_plain(sep, bytes) };
+        at + find_special_swar(table, sep, rest)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        find_special_swar(table, sep, bytes)
+    }
+}
+
+/// Word-at-a-time version of [`find_special`]: the whole search without SSE2, the tail with it.
+fn find_special_swar(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        let maybe = has_below_space(w)
+            || has_byte(w, b'\\')
+            || has_byte(w, sep)
+            || has_byte(w, 0x7F)
+            || has_byte(w, 0xC2);
+        if maybe {
+            if let Some(i) = word.iter().position(|&b| table[usize::from(b)] != COPY) {
+                return at + i;
+            }
+        }
+        at += 8;
+    }
+
+    let tail = words.remainder();
+    match tail.iter().position(|&b| table[usize::from(b)] != COPY) {
+        Some(i) => at + i,
+        None => bytes.len(),
+    }
+}
+
+/// Sixteen bytes at a time with SSE2, which every x86_64 CPU has. On the spec alerts this
+/// scan took a third of the encode time in its word-at-a-time form (`benches/encode.rs`).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    /// Skips whole 16-byte blocks with no special byte; returns how many bytes were skipped and
+    /// the rest, which starts with the block holding the first special byte (or is the tail).
+    ///
+    /// The mask is exact, so the first set bit would be the answer; the caller's table scan of
+    /// the remaining block finds the same byte and keeps one definition of "special".
+    #[target_feature(enable = "sse2")]
+    pub(super) fn skip_plain(sep: u8, bytes: &[u8]) -> (usize, &[u8]) {
+        let below = _mm_set1_epi8(0x1F);
+        let backslash = splat(b'\\');
+        let separator = splat(sep);
+        let del = splat(0x7F);
+        let c1_lead = splat(0xC2);
+
+        let mut at = 0;
+        for block in bytes.chunks_exact(16) {
+            // SAFETY: `block` is 16 readable bytes and `_mm_loadu_si128` accepts any alignment.
+            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast::<__m128i>()) };
+            // Unsigned `v <= 0x1F` is `min(v, 0x1F) == v`.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, below), v);
+            let escaped = _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, separator));
+            let odd = _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c1_lead));
+            let any = _mm_or_si128(control, _mm_or_si128(escaped, odd));
+            if _mm_movemask_epi8(any) != 0 {
+                break;
+            }
+            at += 16;
+        }
+        (at, &bytes[at..])
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn splat(b: u8) -> __m128i {
+        _mm_set1_epi8(i8::from_ne_bytes([b]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(field: Field, s: &str) -> String {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, usize::MAX);
+        assert_eq!(w.text(field, s), Ok(()));
+        String::from_utf8(out).expect("escaped output is UTF-8")
+    }
+
+    fn esc_raw(field: Field, raw: &str, limit: usize) -> (String, Result<(), Full>) {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, limit);
+        let r = w.raw(field, RawStr::new(raw.as_bytes(), raw.contains('\\')));
+        (String::from_utf8(out).expect("escaped output is UTF-8"), r)
+    }
+
+    #[test]
+    fn header_rules() {
+        assert_eq!(esc(Field::Header, r"a|b\c=d"), r"a\|b\\c=d");
+        assert_eq!(esc(Field::Header, "l1\r\nl2\tx"), "l1  l2 x");
+    }
+
+    #[test]
+    fn extension_rules() {
+        assert_eq!(esc(Field::Extension, r"a|b\c=d"), r"a|b\\c\=d");
+        assert_eq!(esc(Field::Extension, "l1\r\nl2\tx"), r"l1\r\nl2 x");
+    }
+
+    #[test]
+    fn control_characters_become_spaces() {
+        let s = "a\u{0}b\u{1b}c\u{7f}d\u{80}e\u{9f}f\u{a0}g©h";
+        assert_eq!(esc(Field::Extension, s), "a b c d e f\u{a0}g©h");
+        // Long enough to go through the word-at-a-time path.
+        let long = "0123456789abcdef\u{85}0123456789abcdef|=\\";
+        assert_eq!(
+            esc(Field::Header, long),
+            "0123456789abcdef 0123456789abcdef\\|=\\\\"
+        );
+    }
+
+    #[test]
+    fn json_escapes_are_decoded_then_escaped() {
+        let (s, r) = esc_raw(Field::Extension, r"a\nb\\c\u003dd\u0007\ud83d\ude00", 100);
+        assert_eq!(r, Ok(()));
+        assert_eq!(s, "a\\nb\\\\c\\=d \u{1F600}");
+    }
+
+    #[test]
+    fn cut_never_splits_an_escape_or_a_character() {
+        // `é` is two bytes; a limit of 2 leaves room for `a` only.
+        let (s, r) = esc_raw(Field::Extension, "aé", 2);
+        assert_eq!((s.as_str(), r), ("a", Err(Full)));
+        // `\n` needs two bytes; a limit of 2 leaves room for `a` only.
+        let (s, r) = esc_raw(Field::Extension, r"a\nb", 2);
+        assert_eq!((s.as_str(), r), ("a", Err(Full)));
+    }
+
+    #[test]
+    fn pre_escaped_text_is_cut_before_a_dangling_backslash() {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, 4);
+        assert_eq!(w.escaped(br"ab\|cd"), Err(Full));
+        assert_eq!(out, b"ab\\|");
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, 3);
+        assert_eq!(w.escaped(br"ab\|cd"), Err(Full));
+        assert_eq!(out, b"ab");
+    }
+
+    #[test]
+    fn fast_scans_agree_with_the_table() {
+        // Every byte value at every position of a 40-byte plain run, for both tables.
+        for (table, sep) in [(&HEADER_TABLE, b'|'), (&EXTENSION_TABLE, b'=')] {
+            for special in 0..=255u8 {
+                for pos in 0..40 {
+                    let mut bytes = [b'a'; 40];
+                    bytes[pos] = special;
+                    let naive = bytes
+                        .iter()
+                        .position(|&b| table[usize::from(b)] != COPY)
+                        .unwrap_or(bytes.len());
+                    assert_eq!(find_special(table, sep, &bytes), naive);
+                    assert_eq!(find_special_swar(table, sep, &bytes), naive);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn whole_writes_nothing_when_it_does_not_fit() {
+        let mut out = b"xy".to_vec();
+        let mut w = BoundedWriter::new(&mut out, 3);
+        assert_eq!(w.whole(b"abcd"), Err(Full));
+        assert_eq!(w.whole(b"abc"), Ok(()));
+        assert_eq!(out, b"xyabc");
+    }
+}

@@ -1,1 +1,0 @@
-//! Alert parser (being written).
