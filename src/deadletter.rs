@@ -27,8 +27,6 @@ pub enum Location {
     Line(u64),
     /// 1-based record of a network source (datagram or line across its clients).
     Record(u64),
-    /// Byte offset of the line's start in its source stream (lines too long to count).
-    Offset(u64),
     /// A message that was encoded but could not be delivered before shutdown.
     Undelivered,
 }
@@ -95,7 +93,6 @@ impl DeadLetter {
         match location {
             Location::Line(n) => write!(out, "line={n}")?,
             Location::Record(n) => write!(out, "record={n}")?,
-            Location::Offset(n) => write!(out, "offset={n}")?,
             Location::Undelivered => out.write_all(b"undelivered")?,
         }
         write!(out, " detail={detail:?}\t")?;

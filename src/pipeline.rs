@@ -305,18 +305,20 @@ impl Processor {
         &self.sender
     }
 
-    /// Processes every line of `block` (whole lines, each ending in `\n`). `line_no` is the
-    /// number of lines this source delivered before; it is advanced.
-    pub fn process_block(&mut self, block: &[u8], source: &str, line_no: &mut u64, file: bool) {
+    /// Processes every line of `block` (whole lines, each ending in `\n`). `first` is the
+    /// number of its first line within its source; `by_line` says whether the source counts
+    /// lines (files, stdin) or records (network sources).
+    pub fn process_block(&mut self, block: &[u8], source: &str, first: u64, by_line: bool) {
         let mut rest = block;
+        let mut n = first;
         while !rest.is_empty() {
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            *line_no += 1;
-            let location = if file {
-                Location::Line(*line_no)
+            let location = if by_line {
+                Location::Line(n)
             } else {
-                Location::Record(*line_no)
+                Location::Record(n)
             };
+            n += 1;
             self.process_line(&rest[..end], source, location);
             rest = rest.get(end + 1..).unwrap_or(&[]);
         }

@@ -87,7 +87,6 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
         .iter()
         .map(|s| matches!(s.kind, SourceKind::Stdin | SourceKind::File { .. }))
         .collect();
-    let mut line_nos = vec![0u64; names.len()];
     let mut live = names.len();
 
     while live > 0 {
@@ -103,7 +102,8 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
             IntakeEvent::Block(block) => {
                 let s = block.source();
                 processor.tick();
-                processor.process_block(block.lines(), names[s], &mut line_nos[s], by_line[s]);
+                let first = block.first_record();
+                processor.process_block(block.lines(), names[s], first, by_line[s]);
                 sources[s].recycle(block);
                 // Nothing else waiting: send what we have now rather than when a batch fills.
                 if rx.is_empty() {

@@ -1,5 +1,6 @@
 //! Steady state allocates nothing: 100 000 alerts through parse, rules, CEF encoding and the TCP
 //! sender, counted by a global allocator that tallies every allocation in the process.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Read;

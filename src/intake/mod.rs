@@ -36,6 +36,9 @@ pub struct Block {
     pub(crate) len: usize,
     /// Index of the source in the config.
     pub(crate) source: usize,
+    /// 1-based number of the first line in this block, counted over the whole source
+    /// (lines rejected at intake included), so that the dead-letter file can name every line.
+    pub(crate) first_record: u64,
 }
 
 impl Block {
@@ -44,12 +47,18 @@ impl Block {
             buf: vec![0; capacity].into_boxed_slice(),
             len: 0,
             source,
+            first_record: 0,
         }
     }
 
     /// The bytes: whole lines, each ending in `\n`.
     pub fn lines(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// Number of this block's first line within its source (1-based).
+    pub fn first_record(&self) -> u64 {
+        self.first_record
     }
 
     /// The source this block came from.
@@ -89,6 +98,10 @@ pub(crate) struct SourceCtx {
     pub index: usize,
     pub name: String,
     pub max_line: usize,
+    /// Files and stdin number lines; network sources number records.
+    pub by_line: bool,
+    /// Records (lines) numbered so far.
+    pub records: std::cell::Cell<u64>,
     pub free: Receiver<Block>,
     pub recycle: Sender<Block>,
     pub out: Sender<IntakeEvent>,
@@ -112,11 +125,14 @@ impl SourceCtx {
     }
 
     /// Hands a block of whole lines to the pipeline; empty blocks go straight back to the pool.
-    fn ship(&self, block: Block) -> bool {
+    fn ship(&self, mut block: Block) -> bool {
         if block.len == 0 {
             // The pool has room for every block it owns, so this cannot block.
             return self.free_back(block);
         }
+        let lines = memchr::memchr_iter(b'\n', &block.buf[..block.len]).count() as u64;
+        block.first_record = self.records.get() + 1;
+        self.records.set(self.records.get() + lines);
         self.stats
             .bytes
             .fetch_add(block.len as u64, Ordering::Relaxed);
@@ -127,9 +143,17 @@ impl SourceCtx {
         self.recycle.send(block).is_ok()
     }
 
-    /// Records a line that is longer than a block: counted and kept in the dead-letter file.
-    fn reject_oversized(&self, location: Location, total_len: u64, kept: &[u8]) {
+    /// Records a line that is longer than a block: counted, numbered and kept in the dead-letter
+    /// file. Callers ship the lines before it first, so that numbering stays in order.
+    fn reject_oversized(&self, total_len: u64, kept: &[u8]) {
         self.stats.too_long.fetch_add(1, Ordering::Relaxed);
+        let n = self.records.get() + 1;
+        self.records.set(n);
+        let location = if self.by_line {
+            Location::Line(n)
+        } else {
+            Location::Record(n)
+        };
         let detail = if kept.len() as u64 == total_len {
             format!(
                 "line of {total_len} bytes exceeds max_line ({})",
@@ -210,6 +234,8 @@ pub fn start_sources(
             index,
             name: source.name.clone(),
             max_line: pipeline.max_line,
+            by_line: matches!(source.kind, SourceKind::Stdin | SourceKind::File { .. }),
+            records: std::cell::Cell::new(0),
             free,
             recycle: recycle.clone(),
             out: out.clone(),

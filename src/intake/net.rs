@@ -24,7 +24,6 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 use super::{Block, IntakeEvent, OVERSIZE_KEEP, SourceCtx};
-use crate::deadletter::Location;
 
 const LISTENER: Token = Token(usize::MAX);
 const TICK: Duration = Duration::from_millis(100);
@@ -36,11 +35,8 @@ struct Conn {
     /// `buf[..len]` holds the partial line carried between reads.
     buf: Box<[u8]>,
     len: usize,
-    /// In discard mode: the bytes kept of an oversized line, its length so far, and the stream
-    /// offset where it started.
-    oversize: Option<(Vec<u8>, u64, u64)>,
-    /// Stream offset of `buf[0]`, for locating oversized lines.
-    offset: u64,
+    /// In discard mode: the bytes kept of an oversized line and its length so far.
+    oversize: Option<(Vec<u8>, u64)>,
 }
 
 /// Shared state of the TCP source loop.
@@ -176,7 +172,6 @@ fn accept_all(
             buf: vec![0; ctx.max_line + READ_CHUNK].into_boxed_slice(),
             len: 0,
             oversize: None,
-            offset: 0,
         };
         if slot == conns.len() {
             conns.push(Some(conn));
@@ -209,7 +204,7 @@ fn read_conn(state: &mut TcpState<'_>, conn: &mut Conn) -> bool {
 /// Moves the complete lines out of a connection's buffer.
 fn take_lines(state: &mut TcpState<'_>, conn: &mut Conn, new_from: usize) {
     let ctx = state.ctx;
-    if let Some((mut kept, mut total, start)) = conn.oversize.take() {
+    if let Some((mut kept, mut total)) = conn.oversize.take() {
         let data = &conn.buf[new_from..conn.len];
         let end = memchr::memchr(b'\n', data);
         let part = &data[..end.unwrap_or(data.len())];
@@ -217,41 +212,36 @@ fn take_lines(state: &mut TcpState<'_>, conn: &mut Conn, new_from: usize) {
         kept.extend_from_slice(&part[..part.len().min(room)]);
         total += part.len() as u64;
         let Some(p) = end else {
-            conn.offset += conn.len as u64;
             conn.len = 0;
-            conn.oversize = Some((kept, total, start));
+            conn.oversize = Some((kept, total));
             return;
         };
-        ctx.reject_oversized(Location::Offset(start), total, &kept);
+        state.ship();
+        ctx.reject_oversized(total, &kept);
         let consumed = new_from + p + 1;
         conn.buf.copy_within(consumed..conn.len, 0);
         conn.len -= consumed;
-        conn.offset += consumed as u64;
     }
 
     if let Some(last) = memchr::memrchr(b'\n', &conn.buf[..conn.len]) {
         state.push_lines(&conn.buf[..=last]);
         conn.buf.copy_within(last + 1..conn.len, 0);
         conn.len -= last + 1;
-        conn.offset += (last + 1) as u64;
     }
 
     // A partial line longer than max_line cannot become valid: discard it up to its newline.
     if conn.len > ctx.max_line {
         let kept = conn.buf[..conn.len].to_vec();
-        let total = conn.len as u64;
-        conn.oversize = Some((kept, total, conn.offset));
-        conn.offset += total;
+        conn.oversize = Some((kept, conn.len as u64));
         conn.len = 0;
     }
 }
 
 /// A closed connection's partial last line is still an alert.
 fn finish_conn(state: &mut TcpState<'_>, conn: &mut Conn) {
-    if let Some((kept, total, start)) = conn.oversize.take() {
-        state
-            .ctx
-            .reject_oversized(Location::Offset(start), total, &kept);
+    if let Some((kept, total)) = conn.oversize.take() {
+        state.ship();
+        state.ctx.reject_oversized(total, &kept);
     }
     if conn.len > 0 {
         conn.buf[conn.len] = b'\n';
@@ -303,7 +293,14 @@ pub(super) fn run_udp(ctx: SourceCtx, socket: UdpSocket) {
         let window = &mut b.buf[start..start + ctx.max_line + 1];
         match socket.recv(window) {
             Ok(n) if n > ctx.max_line => {
-                ctx.reject_oversized(Location::Offset(0), n as u64, &window[..n]);
+                // Lines before it are shipped first, so that records stay numbered in order.
+                let kept = window[..n].to_vec();
+                if let Some(full) = block.take() {
+                    if !ctx.ship(full) {
+                        break 'outer;
+                    }
+                }
+                ctx.reject_oversized(n as u64, &kept);
             }
             Ok(n) => {
                 for byte in &mut window[..n] {

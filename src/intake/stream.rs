@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Block, IntakeEvent, OVERSIZE_KEEP, SourceCtx};
-use crate::deadletter::Location;
 
 /// How long a followed file or an idle stdin sleeps before checking again for data and for a
 /// stop request.
@@ -25,14 +24,11 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 struct Oversize {
     kept: Vec<u8>,
     total: u64,
-    start: u64,
 }
 
 /// Cuts a byte stream into blocks of whole lines.
 pub(super) struct Assembler {
     block: Option<Block>,
-    /// Stream offset of the current block's first byte.
-    offset: u64,
     oversize: Option<Oversize>,
 }
 
@@ -40,7 +36,6 @@ impl Assembler {
     pub(super) fn new() -> Assembler {
         Assembler {
             block: None,
-            offset: 0,
             oversize: None,
         }
     }
@@ -91,9 +86,8 @@ impl Assembler {
             let consumed = end.map_or(data.len(), |p| p + 1);
             block.buf.copy_within(consumed..block.len, 0);
             block.len -= consumed;
-            self.offset += consumed as u64;
             if end.is_some() {
-                ctx.reject_oversized(Location::Offset(over.start), over.total, &over.kept);
+                ctx.reject_oversized(over.total, &over.kept);
             } else {
                 self.oversize = Some(over);
                 return;
@@ -114,9 +108,7 @@ impl Assembler {
         self.oversize = Some(Oversize {
             kept,
             total: block.len as u64,
-            start: self.offset,
         });
-        self.offset += block.len as u64;
         block.len = 0;
     }
 
@@ -140,7 +132,6 @@ impl Assembler {
         next.buf[..tail.len()].copy_from_slice(tail);
         next.len = tail.len();
         full.len = last + 1;
-        self.offset += full.len as u64;
         self.block = Some(next);
         ctx.ship(full)
     }
@@ -148,7 +139,7 @@ impl Assembler {
     /// End of stream: the last line may lack its newline; it is still an alert.
     pub(super) fn finish(&mut self, ctx: &SourceCtx) {
         if let Some(over) = self.oversize.take() {
-            ctx.reject_oversized(Location::Offset(over.start), over.total, &over.kept);
+            ctx.reject_oversized(over.total, &over.kept);
         }
         if let Some(block) = self.block.as_mut() {
             if block.len > 0 && block.buf[block.len - 1] != b'\n' {
@@ -297,6 +288,8 @@ mod tests {
             index: 0,
             name: "test".into(),
             max_line,
+            by_line: true,
+            records: std::cell::Cell::new(0),
             free,
             recycle,
             out,
@@ -385,7 +378,8 @@ mod tests {
                 text.lines().all(|l| l.ends_with(&format!("\t{long}"))),
                 "{text}"
             );
-            assert!(text.contains("offset=2 "), "{text}");
+            assert!(text.contains(" line=2 "), "{text}");
+            assert!(text.contains(" line=4 "), "{text}");
         }
     }
 }

@@ -15,6 +15,10 @@
     dead_code,
     reason = "each test binary uses a different subset of the helpers"
 )]
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers fail the test on setup errors by design"
+)]
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
