@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use otrelay::parse::parse_alert;
 
 /// The nine example alerts of spec §1.8, one per line.
-const SAMPLES: &str = include_str!("../src/parse/spec_samples.jsonl");
+const SAMPLES: &str = include_str!("../examples/alerts.jsonl");
 
 /// A sample-shaped alert with a ~4 KiB message mixing plain text, `\n`, `\"`, `\u` escapes and
 /// non-ASCII text.

@@ -5,7 +5,7 @@ use super::*;
 use crate::alert::Severity;
 
 /// The nine example alerts of spec §1.8, one per line.
-const SAMPLES: &str = include_str!("spec_samples.jsonl");
+const SAMPLES: &str = include_str!("../../examples/alerts.jsonl");
 
 /// The S3 example from spec §1.1: lower-case `additionalinformation`, no protocol.
 const S3_EXAMPLE: &str = r#"{"engine":"Policy Violation","severity":"Major","title":"Internet Access Detected","additionalinformation":{"information":["170.60.50.201 over port BACnet (47808)"],"description":"External Addresses"},"sourceDevice":null,"destinationDevice":null,"time":1509881077000,"message":"Device 192.168.0.13 tried to access an external IP address which is an address in the Internet and is not allowed by policy. It is recommended to notify the security officer of the incident.","id":1}"#;
