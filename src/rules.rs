@@ -19,8 +19,9 @@
 
 use std::fmt;
 
-use crate::alert::{Alert, AlertKind, Chunk, DetectionEngine, RawStr, Severity};
+use crate::alert::{Alert, AlertKind, DetectionEngine, RawStr, Severity};
 use crate::config::RuleConfig;
+use crate::fold::FoldTable;
 
 /// Iterates over the indices of the set bits of a mask, lowest first.
 #[derive(Clone)]
@@ -69,97 +70,6 @@ pub fn words_for(n: usize) -> usize {
 
 fn set_bit(words: &mut [u64], i: usize) {
     words[i / 64] |= 1 << (i % 64);
-}
-
-/// A case-insensitive table from protocol name to a dense index.
-///
-/// Open addressing over a power-of-two array of slots; the hash folds ASCII case so that the
-/// lookup can stream the alert's (possibly JSON-escaped) protocol without decoding it first.
-#[derive(Debug, Clone)]
-struct ProtocolTable {
-    slots: Vec<Option<(u64, u32)>>,
-    names: Vec<String>,
-}
-
-/// FNV-1a over ASCII-lowercased bytes.
-fn fold_hash(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-fn hash_raw(s: &RawStr<'_>) -> u64 {
-    if !s.is_escaped() {
-        return fold_hash(FNV_OFFSET, s.raw());
-    }
-    let mut h = FNV_OFFSET;
-    let mut buf = [0u8; 4];
-    for chunk in s.chunks() {
-        h = match chunk {
-            Chunk::Text(t) => fold_hash(h, t.as_bytes()),
-            Chunk::Char(c) => fold_hash(h, c.encode_utf8(&mut buf).as_bytes()),
-        };
-    }
-    h
-}
-
-impl ProtocolTable {
-    fn new() -> ProtocolTable {
-        ProtocolTable {
-            slots: vec![None; 16],
-            names: Vec::new(),
-        }
-    }
-
-    /// Returns the index of `name`, adding it if new.
-    fn intern(&mut self, name: &str) -> usize {
-        if let Some(i) = self.lookup(&RawStr::literal(name)) {
-            return i;
-        }
-        if (self.names.len() + 1) * 2 > self.slots.len() {
-            self.grow();
-        }
-        let index = self.names.len();
-        self.names.push(name.to_owned());
-        self.insert(fold_hash(FNV_OFFSET, name.as_bytes()), index as u32);
-        index
-    }
-
-    fn insert(&mut self, hash: u64, index: u32) {
-        let mask = self.slots.len() - 1;
-        let mut slot = hash as usize & mask;
-        while self.slots[slot].is_some() {
-            slot = (slot + 1) & mask;
-        }
-        self.slots[slot] = Some((hash, index));
-    }
-
-    fn grow(&mut self) {
-        let doubled = vec![None; self.slots.len() * 2];
-        let old = std::mem::replace(&mut self.slots, doubled);
-        for (hash, index) in old.into_iter().flatten() {
-            self.insert(hash, index);
-        }
-    }
-
-    /// Finds `name` ignoring ASCII case.
-    fn lookup(&self, name: &RawStr<'_>) -> Option<usize> {
-        let hash = hash_raw(name);
-        let mask = self.slots.len() - 1;
-        let mut slot = hash as usize & mask;
-        while let Some((h, index)) = self.slots[slot] {
-            let index = index as usize;
-            if h == hash && name.eq_ignore_ascii_case(&self.names[index]) {
-                return Some(index);
-            }
-            slot = (slot + 1) & mask;
-        }
-        None
-    }
 }
 
 /// Why a rule did not match an alert, for `otrelay explain`.
@@ -222,7 +132,7 @@ pub struct RuleSet {
     timed: Vec<u64>,
     /// Per rule: alerts raised before this (epoch ms) do not match.
     created_at: Vec<i64>,
-    protocols: ProtocolTable,
+    protocols: FoldTable,
     rules: Vec<RuleConfig>,
 }
 
@@ -240,7 +150,7 @@ impl RuleSet {
             system_kind: vec![0; words],
             timed: vec![0; words],
             created_at: vec![i64::MIN; rules.len()],
-            protocols: ProtocolTable::new(),
+            protocols: FoldTable::new(),
             rules: rules.to_vec(),
         };
 
@@ -250,7 +160,7 @@ impl RuleSet {
                 set.protocols.intern(p);
             }
         }
-        set.protocol = vec![0; set.protocols.names.len() * words];
+        set.protocol = vec![0; set.protocols.len() * words];
 
         for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
             set.add_rule(i, rule);
@@ -277,7 +187,7 @@ impl RuleSet {
         match &rule.protocols {
             None => {
                 set_bit(&mut self.any_protocol, i);
-                for p in 0..self.protocols.names.len() {
+                for p in 0..self.protocols.len() {
                     set_bit(&mut self.protocol[p * words..][..words], i);
                 }
             }
