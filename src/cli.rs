@@ -1,9 +1,9 @@
-//! The subcommands other than `run`: `check` and `test-message`.
+//! The subcommands other than `run`: `check`, `explain` and `test-message`.
 //!
 //! Pipeline position: none; these run on the main thread, once, and may allocate and print
 //! freely. `test-message` uses the same action builders and encoders as the pipeline, so what
 //! it sends is exactly what a real alert through that rule would look like, except for the
-//! clearly marked content.
+//! clearly marked content; `explain` likewise shows the exact bytes an action would send.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -140,4 +140,117 @@ fn test_alert<'a>(
         sensor_name: Some(RawStr::literal(&config.sensor.name)),
         ..Alert::default()
     }
+}
+
+/// `otrelay explain`: for each alert line of `input`, says which exclusion or rule decided its
+/// fate and why, and shows the exact message each matching action would send.
+///
+/// Nothing is sent. Lines are numbered from 1; blank lines are skipped.
+///
+/// # Errors
+///
+/// Returns an error when the actions cannot be built, or reading or writing fails.
+pub fn explain(
+    config: &Config,
+    input: impl std::io::BufRead,
+    out: &mut impl std::io::Write,
+) -> Result<(), String> {
+    let mut plan = build_actions(config).map_err(|e| e.to_string())?;
+    let rules = crate::rules::RuleSet::compile(&config.rules);
+    let exclusions = crate::exclusions::Exclusions::compile(&config.exclusions);
+    let io = |e: std::io::Error| e.to_string();
+
+    for (i, line) in input.split(b'\n').enumerate() {
+        let line = line.map_err(io)?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let n = i + 1;
+        let alert = match crate::parse::parse_alert(line) {
+            Ok(a) => a,
+            Err(e) => {
+                writeln!(out, "line {n}: rejected ({}): {e}", e.reason.name()).map_err(io)?;
+                continue;
+            }
+        };
+        writeln!(out, "line {n}: {}", describe_alert(&alert)).map_err(io)?;
+
+        let verdicts = exclusions.explain(&alert);
+        let excluded = verdicts
+            .iter()
+            .find(|(_, v)| *v == crate::exclusions::ExclusionVerdict::Excludes);
+        for (name, verdict) in &verdicts {
+            match verdict {
+                crate::exclusions::ExclusionVerdict::Excludes => {
+                    writeln!(out, "  exclusion {name:?}: excludes it").map_err(io)?;
+                    break;
+                }
+                crate::exclusions::ExclusionVerdict::NotMatched(why) => {
+                    writeln!(out, "  exclusion {name:?}: does not apply: {why}").map_err(io)?;
+                }
+            }
+        }
+        if let Some((name, _)) = excluded {
+            writeln!(out, "  => not forwarded: excluded by {name:?}").map_err(io)?;
+            continue;
+        }
+
+        let mut actions: Vec<usize> = Vec::new();
+        for (r, rule) in config.rules.iter().enumerate() {
+            match rules.explain(r, &alert) {
+                Some(why) => writeln!(out, "  rule {:?}: no: {why}", rule.name).map_err(io)?,
+                None => {
+                    writeln!(out, "  rule {:?}: matches", rule.name).map_err(io)?;
+                    for &a in &plan.per_rule[r] {
+                        if !actions.contains(&a) {
+                            actions.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        if actions.is_empty() {
+            writeln!(out, "  => not forwarded: no rule matches").map_err(io)?;
+            continue;
+        }
+        let now = jiff::Timestamp::now().as_second();
+        for a in actions {
+            let action = &mut plan.actions[a];
+            let mut message = Vec::with_capacity(action.config.max_message);
+            let cut = action.write(&alert, now, &mut message) == crate::encode::Encoded::Truncated;
+            let note = if cut {
+                " (truncated to max_message)"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "  => {}{note}: {}",
+                action.config.describe(),
+                String::from_utf8_lossy(&message)
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// One line about an alert: title, level, engine, protocol, time, sensor.
+fn describe_alert(alert: &Alert<'_>) -> String {
+    let time = jiff::Timestamp::from_millisecond(alert.time_ms)
+        .map_or_else(|_| alert.time_ms.to_string(), |t| t.to_string());
+    let protocol = alert
+        .protocol
+        .map_or_else(|| "none".to_owned(), |p| p.to_string_lossy());
+    let kind = match alert.kind {
+        AlertKind::Alert => "alert",
+        AlertKind::System => "system notification",
+    };
+    format!(
+        "{kind} {:?}: level {}, engine {}, protocol {protocol}, raised {time}",
+        alert.title.to_string_lossy(),
+        alert.severity,
+        alert.engine_name.to_string_lossy(),
+    )
 }

@@ -201,6 +201,68 @@ pub struct RuleConfig {
     pub actions: Vec<ActionConfig>,
 }
 
+/// Which end of an alert a device condition looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceRole {
+    /// The source address or MAC.
+    Source,
+    /// The destination address or MAC.
+    Destination,
+    /// Either end (the default).
+    Either,
+}
+
+/// One device condition of an exclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceMatch {
+    /// One IP address.
+    Ip(std::net::IpAddr),
+    /// A subnet: network address and prefix length.
+    Cidr(std::net::IpAddr, u8),
+    /// One MAC address.
+    Mac([u8; 6]),
+}
+
+/// The time condition of an exclusion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeWindow {
+    /// From `start_ms` (inclusive) to `end_ms` (exclusive), epoch milliseconds.
+    Once {
+        /// Start, epoch ms.
+        start_ms: i64,
+        /// End, epoch ms.
+        end_ms: i64,
+    },
+    /// Every day between two local times of `timezone`; wraps past midnight when start > end.
+    Daily {
+        /// IANA zone of the local times.
+        timezone: String,
+        /// Minutes after midnight, inclusive.
+        start_minute: u32,
+        /// Minutes after midnight, exclusive.
+        end_minute: u32,
+    },
+}
+
+/// One validated `[[exclusion]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExclusionConfig {
+    /// Unique name.
+    pub name: String,
+    /// Time condition; `None` = any time.
+    pub window: Option<TimeWindow>,
+    /// Device conditions (any of them); empty = any device.
+    pub devices: Vec<DeviceMatch>,
+    /// Which end the device conditions look at.
+    pub role: DeviceRole,
+    /// Alert titles (ignoring case); `None` = any title.
+    pub titles: Option<Vec<String>>,
+    /// Sensor names (ignoring case); `None` = any sensor.
+    pub sensors: Option<Vec<String>>,
+    /// Disabled exclusions are validated but never apply.
+    pub enabled: bool,
+}
+
 /// Pipeline sizing and threading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineConfig {
@@ -255,6 +317,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// Alert sources.
     pub sources: Vec<SourceConfig>,
+    /// Exclusion rules, in file order.
+    pub exclusions: Vec<ExclusionConfig>,
     /// Forwarding rules, in file order.
     pub rules: Vec<RuleConfig>,
 }
@@ -354,6 +418,24 @@ struct RawConfig {
     sources: Vec<Spanned<RawSource>>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default, rename = "exclusion")]
+    exclusions: Vec<Spanned<RawExclusion>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExclusion {
+    name: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+    start: Option<Spanned<String>>,
+    end: Option<Spanned<String>>,
+    daily_start: Option<Spanned<String>>,
+    daily_end: Option<Spanned<String>>,
+    devices: Option<Vec<Spanned<String>>>,
+    device_role: Option<Spanned<String>>,
+    titles: Option<Vec<String>>,
+    sensors: Option<Vec<String>>,
+    enabled: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -452,6 +534,17 @@ impl RawConfig {
             rules.push(rule);
         }
 
+        let mut exclusions: Vec<ExclusionConfig> = Vec::with_capacity(self.exclusions.len());
+        for (i, ex) in self.exclusions.into_iter().enumerate() {
+            let span = ex.span();
+            let ex = ex.into_inner().build(cx, i)?;
+            if exclusions.iter().any(|e| e.name == ex.name) {
+                let msg = format!("duplicate exclusion name {:?}", ex.name);
+                return Err(cx.err(span, format!("exclusion[{i}].name"), msg));
+            }
+            exclusions.push(ex);
+        }
+
         let dead_letter = PathBuf::from(
             self.dead_letter
                 .unwrap_or_else(|| "otrelay-dead-letter.log".to_owned()),
@@ -461,6 +554,7 @@ impl RawConfig {
             sensor,
             pipeline,
             sources,
+            exclusions,
             rules,
         })
     }
@@ -483,6 +577,142 @@ fn int_in(
         return Err(cx.err(value.span(), key.to_owned(), msg));
     }
     Ok(v)
+}
+
+impl RawExclusion {
+    fn build(self, cx: &Cx<'_>, i: usize) -> Result<ExclusionConfig, ConfigError> {
+        let key = |k: &str| format!("exclusion[{i}].{k}");
+        let name = self.name.get_ref().trim().to_owned();
+        if name.is_empty() || name.contains('"') {
+            let msg = "exclusion names must be non-empty and contain no `\"`".to_owned();
+            return Err(cx.err(self.name.span(), key("name"), msg));
+        }
+
+        let timezone = match &self.timezone {
+            None => "UTC".to_owned(),
+            Some(tz) => {
+                if jiff::tz::db().get(tz.get_ref()).is_err() {
+                    let msg = format!("unknown time zone {:?} (use an IANA name)", tz.get_ref());
+                    return Err(cx.err(tz.span(), key("timezone"), msg));
+                }
+                tz.get_ref().clone()
+            }
+        };
+
+        let window = match (&self.start, &self.end, &self.daily_start, &self.daily_end) {
+            (None, None, None, None) => None,
+            (Some(start), Some(end), None, None) => {
+                let start_ms = instant(cx, start, &timezone, &key("start"))?;
+                let end_ms = instant(cx, end, &timezone, &key("end"))?;
+                if end_ms <= start_ms {
+                    let msg = "end must be after start".to_owned();
+                    return Err(cx.err(end.span(), key("end"), msg));
+                }
+                Some(TimeWindow::Once { start_ms, end_ms })
+            }
+            (None, None, Some(start), Some(end)) => {
+                let start_minute = clock(cx, start, &key("daily_start"))?;
+                let end_minute = clock(cx, end, &key("daily_end"))?;
+                Some(TimeWindow::Daily {
+                    timezone,
+                    start_minute,
+                    end_minute,
+                })
+            }
+            _ => {
+                let msg = "give either `start` and `end`, or `daily_start` and `daily_end`";
+                return Err(cx.err(self.name.span(), key("start"), msg.to_owned()));
+            }
+        };
+
+        let mut devices = Vec::new();
+        for d in self.devices.iter().flatten() {
+            let parsed = device(d.get_ref()).ok_or_else(|| {
+                let msg = format!(
+                    "{:?} is not an IP address, a CIDR subnet or a MAC",
+                    d.get_ref()
+                );
+                cx.err(d.span(), key("devices"), msg)
+            })?;
+            devices.push(parsed);
+        }
+
+        let role = match &self.device_role {
+            None => DeviceRole::Either,
+            Some(r) => match r.get_ref().as_str() {
+                "source" => DeviceRole::Source,
+                "destination" => DeviceRole::Destination,
+                "either" | "both" => DeviceRole::Either,
+                other => {
+                    let msg =
+                        format!("unknown role {other:?}; expected source, destination or either");
+                    return Err(cx.err(r.span(), key("device_role"), msg));
+                }
+            },
+        };
+
+        Ok(ExclusionConfig {
+            name,
+            window,
+            devices,
+            role,
+            titles: self.titles,
+            sensors: self.sensors,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
+/// An instant: RFC 3339 with an offset, or a civil date-time in `timezone`.
+fn instant(
+    cx: &Cx<'_>,
+    value: &Spanned<String>,
+    timezone: &str,
+    key: &str,
+) -> Result<i64, ConfigError> {
+    let text = value.get_ref();
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    let civil: Result<jiff::civil::DateTime, _> = text.parse();
+    civil
+        .and_then(|dt| dt.in_tz(timezone))
+        .map(|z| z.timestamp().as_millisecond())
+        .map_err(|e| {
+            let msg = format!("{text:?} is not a date-time (2026-12-24T18:00:00): {e}");
+            cx.err(value.span(), key.to_owned(), msg)
+        })
+}
+
+/// `HH:MM` as minutes after midnight.
+fn clock(cx: &Cx<'_>, value: &Spanned<String>, key: &str) -> Result<u32, ConfigError> {
+    let text = value.get_ref();
+    let parsed = text.split_once(':').and_then(|(h, m)| {
+        let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+        (h < 24 && m < 60 && text.len() == 5).then_some(h * 60 + m)
+    });
+    parsed.ok_or_else(|| {
+        cx.err(
+            value.span(),
+            key.to_owned(),
+            format!("{text:?} is not HH:MM"),
+        )
+    })
+}
+
+/// An IP, a CIDR subnet or a MAC.
+fn device(text: &str) -> Option<DeviceMatch> {
+    let text = text.trim();
+    if let Some((net, prefix)) = text.split_once('/') {
+        let net: std::net::IpAddr = net.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        return (prefix <= max).then_some(DeviceMatch::Cidr(net, prefix));
+    }
+    if let Ok(ip) = text.parse() {
+        return Some(DeviceMatch::Ip(ip));
+    }
+    crate::exclusions::parse_mac(text).map(DeviceMatch::Mac)
 }
 
 impl RawPipeline {

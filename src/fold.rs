@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(t.intern("PROTO-7"), 7);
         assert_eq!(t.len(), 100);
         assert_eq!(t.lookup(&RawStr::literal("proto-42")), Some(42));
-        assert_eq!(t.lookup(&RawStr::new(br"Proto-\u0034\u0032", true)), Some(42));
+        assert_eq!(
+            t.lookup(&RawStr::new(br"Proto-\u0034\u0032", true)),
+            Some(42)
+        );
         assert_eq!(t.lookup(&RawStr::literal("proto-420")), None);
     }
 }

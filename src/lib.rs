@@ -41,6 +41,7 @@ pub mod config;
 pub mod deadletter;
 pub mod encode;
 pub mod engine;
+pub mod exclusions;
 pub mod fold;
 pub mod intake;
 pub mod parse;

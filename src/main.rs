@@ -1,4 +1,4 @@
-//! The `otrelay` command: `run`, `check`, `test-message`.
+//! The `otrelay` command: `run`, `check`, `explain`, `test-message`.
 //!
 //! Runs on the main thread, which becomes the pipeline thread under `run`. Exit statuses: 0 on
 //! success, 1 when something could not be delivered or started, 78 (`EX_CONFIG`) for a bad
@@ -30,6 +30,13 @@ enum Command {
     },
     /// Validate a config file; exits 78 with the line and key of the first problem.
     Check {
+        /// Config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Read alerts on stdin and say, for each, which exclusion, rule and condition decided its
+    /// fate and what each matching action would send. Sends nothing.
+    Explain {
         /// Config file (TOML).
         #[arg(short, long)]
         config: PathBuf,
@@ -89,6 +96,21 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("otrelay: ERROR {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Explain { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let stdin = std::io::stdin().lock();
+            let mut stdout = std::io::stdout().lock();
+            match otrelay::cli::explain(&config, stdin, &mut stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("otrelay: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -23,6 +23,7 @@ use crate::encode::Encoded;
 use crate::encode::cef::{CefEncoder, CefFlavor, CefOptions};
 use crate::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
 use crate::encode::time::{AlertClock, parse_timezone};
+use crate::exclusions::Exclusions;
 use crate::parse::{ParseError, parse_alert};
 use crate::rules::{RuleSet, set_bits, words_for};
 use crate::send::{Batch, DestinationConfig, Framing, SendError, Sender, Transport};
@@ -213,6 +214,7 @@ impl std::error::Error for BuildError {}
 
 /// Parses, routes and encodes alerts into destination batches.
 pub struct Processor {
+    exclusions: Exclusions,
     rules: RuleSet,
     /// Scratch rule mask for the alert being routed.
     mask: Vec<u64>,
@@ -263,8 +265,16 @@ impl Processor {
 
         let dest_count = dests.len();
         let sender = Sender::start(dests, sender_cpu).map_err(BuildError::Send)?;
-        let stats = PipelineStats::new(&config.rules, actions.len());
+        let mut stats = PipelineStats::new(&config.rules, actions.len());
+        stats.exclusion_names = config
+            .exclusions
+            .iter()
+            .filter(|e| e.enabled)
+            .map(|e| e.name.clone())
+            .collect();
+        stats.excluded_by = vec![0; stats.exclusion_names.len()];
         Ok(Processor {
+            exclusions: Exclusions::compile(&config.exclusions),
             mask: vec![0; rules.words()],
             rules,
             action_mask: vec![0; action_words],
@@ -356,9 +366,17 @@ impl Processor {
         }
     }
 
-    /// Sends a parsed alert to the actions of every rule it matches.
+    /// Sends a parsed alert to the actions of every rule it matches, unless an exclusion
+    /// suppresses it first.
     pub fn route(&mut self, alert: &Alert<'_>) {
         self.stats.parsed += 1;
+        if !self.exclusions.is_empty() {
+            if let Some(i) = self.exclusions.first_match(alert) {
+                self.stats.excluded += 1;
+                self.stats.excluded_by[i] += 1;
+                return;
+            }
+        }
         if !self.rules.evaluate(alert, &mut self.mask) {
             self.stats.unmatched += 1;
             return;

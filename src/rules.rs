@@ -85,9 +85,19 @@ pub enum Mismatch {
         min: Severity,
     },
     /// The alert's engine is not in the rule's list.
-    Engine(String),
-    /// The alert's protocol is not in the rule's list (`None`: the alert names no protocol).
-    Protocol(Option<String>),
+    Engine {
+        /// The alert's engine, as it spelled it.
+        alert: String,
+        /// The rule's engines.
+        allowed: Vec<String>,
+    },
+    /// The alert's protocol is not in the rule's list.
+    Protocol {
+        /// The alert's protocol; `None` when it names none.
+        alert: Option<String>,
+        /// The rule's protocols.
+        allowed: Vec<String>,
+    },
     /// The alert was raised before the rule was created.
     BeforeCreation,
     /// The rule does not forward this kind of alert (engine alert or system notification).
@@ -99,9 +109,25 @@ impl fmt::Display for Mismatch {
         match self {
             Mismatch::Disabled => f.write_str("rule is disabled"),
             Mismatch::Level { alert, min } => write!(f, "level {alert} is below {min}"),
-            Mismatch::Engine(e) => write!(f, "engine {e} is not in the rule's engines"),
-            Mismatch::Protocol(Some(p)) => write!(f, "protocol {p} is not in the rule's protocols"),
-            Mismatch::Protocol(None) => f.write_str("the alert has no protocol"),
+            Mismatch::Engine { alert, allowed } => {
+                write!(f, "engine {alert} not in {{{}}}", allowed.join(","))
+            }
+            Mismatch::Protocol {
+                alert: Some(p),
+                allowed,
+            } => {
+                write!(f, "protocol {p} not in {{{}}}", allowed.join(","))
+            }
+            Mismatch::Protocol {
+                alert: None,
+                allowed,
+            } => {
+                write!(
+                    f,
+                    "the alert has no protocol; the rule wants {{{}}}",
+                    allowed.join(",")
+                )
+            }
             Mismatch::BeforeCreation => f.write_str("alert was raised before the rule was created"),
             Mismatch::Kind(AlertKind::Alert) => f.write_str("alert_notifications is off"),
             Mismatch::Kind(AlertKind::System) => {
@@ -293,7 +319,10 @@ impl RuleSet {
         }
         if let Some(list) = &rule.engines {
             if !list.contains(&alert.engine) {
-                return Some(Mismatch::Engine(alert.engine_name.to_string_lossy()));
+                return Some(Mismatch::Engine {
+                    alert: alert.engine_name.to_string_lossy(),
+                    allowed: list.iter().map(|e| e.name().to_owned()).collect(),
+                });
             }
         }
         if let Some(list) = &rule.protocols {
@@ -301,9 +330,10 @@ impl RuleSet {
                 .protocol
                 .is_some_and(|p| list.iter().any(|l| p.eq_ignore_ascii_case(l)));
             if !listed {
-                return Some(Mismatch::Protocol(
-                    alert.protocol.map(|p| p.to_string_lossy()),
-                ));
+                return Some(Mismatch::Protocol {
+                    alert: alert.protocol.map(|p| p.to_string_lossy()),
+                    allowed: list.clone(),
+                });
             }
         }
         if rule.created_at_ms.is_some_and(|t| alert.time_ms < t) {
@@ -361,12 +391,20 @@ mod tests {
         assert_eq!(matched(&set, &a), vec![0, 1]);
         let a = alert(Severity::Critical, "Anomaly", Some("Modbus"), 0);
         assert_eq!(matched(&set, &a), vec![1, 2]);
-        assert_eq!(set.explain(0, &a), Some(Mismatch::Engine("Anomaly".into())));
+        let why = set.explain(0, &a).unwrap();
+        assert_eq!(why.to_string(), "engine Anomaly not in {Malware}");
         let a = alert(Severity::Warning, "Malware", Some("DNP3"), 0);
         assert_eq!(matched(&set, &a), vec![1]);
         let a = alert(Severity::Major, "Malware", None, 0);
         assert_eq!(matched(&set, &a), vec![1]);
-        assert_eq!(set.explain(0, &a), Some(Mismatch::Protocol(None)));
+        let why = set.explain(0, &a).unwrap();
+        assert_eq!(
+            why.to_string(),
+            "the alert has no protocol; the rule wants {Modbus,DNP3}"
+        );
+        let s7 = alert(Severity::Major, "Malware", Some("S7"), 0);
+        let why = set.explain(0, &s7).unwrap();
+        assert_eq!(why.to_string(), "protocol S7 not in {Modbus,DNP3}");
         let a = alert(Severity::Major, "Malware", Some("S7"), 0);
         assert_eq!(matched(&set, &a), vec![1]);
     }

@@ -23,6 +23,12 @@ pub struct PipelineStats {
     pub parsed: u64,
     /// Lines rejected, by [`RejectReason::index`].
     pub rejected: [u64; RejectReason::COUNT],
+    /// Alerts suppressed by an exclusion rule.
+    pub excluded: u64,
+    /// Per enabled exclusion, in config order: alerts it suppressed.
+    pub excluded_by: Vec<u64>,
+    /// Enabled exclusion names, in config order.
+    pub exclusion_names: Vec<String>,
     /// Alerts that matched no rule.
     pub unmatched: u64,
     /// Alerts that matched at least one rule.
@@ -82,12 +88,13 @@ pub fn summary(
     let _ = writeln!(
         out,
         "otrelay: summary: {} lines in {:.3} s ({:.0} lines/s): {} parsed, {} rejected, \
-         {} forwarded, {} matched no rule, {} blank",
+         {} excluded, {} forwarded, {} matched no rule, {} blank",
         pipeline.lines,
         secs,
         pipeline.lines as f64 / secs,
         pipeline.parsed,
         pipeline.rejected_total(),
+        pipeline.excluded,
         pipeline.forwarded,
         pipeline.unmatched,
         pipeline.blank,
@@ -120,6 +127,9 @@ pub fn summary(
         let _ = writeln!(out, "otrelay: rejected by reason: {}", parts.join(" "));
     }
 
+    for (name, n) in pipeline.exclusion_names.iter().zip(&pipeline.excluded_by) {
+        let _ = writeln!(out, "otrelay: exclusion {name:?}: {n} excluded");
+    }
     for (name, n) in pipeline.rule_names.iter().zip(&pipeline.matched) {
         let _ = writeln!(out, "otrelay: rule {name:?}: {n} matched");
     }
