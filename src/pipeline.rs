@@ -24,7 +24,7 @@ use crate::encode::cef::{CefEncoder, CefFlavor, CefOptions};
 use crate::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
 use crate::encode::time::{AlertClock, parse_timezone};
 use crate::exclusions::Exclusions;
-use crate::parse::{ParseError, parse_alert};
+use crate::parse::{ParseError, RejectReason, parse_alert};
 use crate::rules::{RuleSet, set_bits, words_for};
 use crate::send::{Batch, DestinationConfig, Framing, SendError, Sender, Transport};
 use crate::stats::PipelineStats;
@@ -315,22 +315,46 @@ impl Processor {
         &self.sender
     }
 
-    /// Processes every line of `block` (whole lines, each ending in `\n`). `first` is the
-    /// number of its first line within its source; `by_line` says whether the source counts
-    /// lines (files, stdin) or records (network sources).
-    pub fn process_block(&mut self, block: &[u8], source: &str, first: u64, by_line: bool) {
+    /// Processes every line of `block` (whole lines, each ending in `\n`). `line_no` counts
+    /// the lines its source delivered so far and is advanced; `by_line` says whether the source
+    /// numbers lines (files, stdin) or records (network sources).
+    pub fn process_block(&mut self, block: &[u8], source: &str, line_no: &mut u64, by_line: bool) {
         let mut rest = block;
-        let mut n = first;
         while !rest.is_empty() {
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            *line_no += 1;
             let location = if by_line {
-                Location::Line(n)
+                Location::Line(*line_no)
             } else {
-                Location::Record(n)
+                Location::Record(*line_no)
             };
-            n += 1;
             self.process_line(&rest[..end], source, location);
             rest = rest.get(end + 1..).unwrap_or(&[]);
+        }
+    }
+
+    /// Rejects a line intake could not fit in a block: counted as too long and kept (its first
+    /// `kept.len()` bytes) in the dead-letter file.
+    #[cold]
+    pub fn reject_oversized(&mut self, kept: &[u8], len: u64, source: &str, location: Location) {
+        self.stats.lines += 1;
+        self.stats.rejected[RejectReason::TooLong.index()] += 1;
+        let detail = if kept.len() as u64 == len {
+            format!("line of {len} bytes exceeds max_line ({})", self.max_line)
+        } else {
+            format!(
+                "line of {len} bytes exceeds max_line ({}); its first {} bytes are kept",
+                self.max_line,
+                kept.len()
+            )
+        };
+        let reason = RejectReason::TooLong.name();
+        if self
+            .dead_letter
+            .write(reason, source, location, &detail, kept)
+            .is_err()
+        {
+            self.stats.dead_letter_errors += 1;
         }
     }
 

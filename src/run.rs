@@ -18,7 +18,7 @@ use crossbeam_channel::RecvTimeoutError;
 
 use crate::affinity;
 use crate::config::{Config, SourceKind};
-use crate::deadletter::DeadLetter;
+use crate::deadletter::{DeadLetter, Location};
 use crate::intake::{IntakeError, IntakeEvent, start_sources};
 use crate::pipeline::{BuildError, Processor};
 use crate::stats::{PipelineStats, SourceSummary, summary};
@@ -71,8 +71,8 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
     processor.set_stop_flag(Arc::clone(&stop));
 
     let (tx, rx) = crossbeam_channel::bounded(config.sources.len() * config.pipeline.blocks);
-    let mut sources = start_sources(&config.sources, &config.pipeline, &tx, &stop, &dead_letter)
-        .map_err(|e| {
+    let mut sources =
+        start_sources(&config.sources, &config.pipeline, &tx, &stop).map_err(|e| {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             RunError::Intake(e)
         })?;
@@ -87,6 +87,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
         .iter()
         .map(|s| matches!(s.kind, SourceKind::Stdin | SourceKind::File { .. }))
         .collect();
+    let mut line_nos = vec![0u64; names.len()];
     let mut live = names.len();
 
     while live > 0 {
@@ -102,13 +103,26 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
             IntakeEvent::Block(block) => {
                 let s = block.source();
                 processor.tick();
-                let first = block.first_record();
-                processor.process_block(block.lines(), names[s], first, by_line[s]);
+                processor.process_block(block.lines(), names[s], &mut line_nos[s], by_line[s]);
                 sources[s].recycle(block);
                 // Nothing else waiting: send what we have now rather than when a batch fills.
                 if rx.is_empty() {
                     processor.flush();
                 }
+            }
+            IntakeEvent::Oversized {
+                source: s,
+                len,
+                kept,
+            } => {
+                line_nos[s] += 1;
+                let n = line_nos[s];
+                let location = if by_line[s] {
+                    Location::Line(n)
+                } else {
+                    Location::Record(n)
+                };
+                processor.reject_oversized(&kept, len, names[s], location);
             }
             IntakeEvent::Done(_) => live -= 1,
         }

@@ -104,11 +104,10 @@ pub fn summary(
         let st = s.stats;
         let _ = writeln!(
             out,
-            "otrelay: source {}: {} bytes, {} too long, {} kernel drops, {} connections, \
-             {} stalls, {} errors",
+            "otrelay: source {}: {} bytes, {} kernel drops, {} connections, {} stalls, \
+             {} errors",
             s.name,
             st.bytes.load(Ordering::Relaxed),
-            st.too_long.load(Ordering::Relaxed),
             st.kernel_drops.load(Ordering::Relaxed),
             st.connections.load(Ordering::Relaxed),
             st.stalls.load(Ordering::Relaxed),

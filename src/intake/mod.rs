@@ -12,7 +12,8 @@
 //! - a block holds zero or more lines, each ending in `\n`, and nothing else;
 //! - lines from one source arrive in order, so the pipeline can number them;
 //! - a line that cannot fit in a block (longer than `block_size`, which exceeds `max_line`) never
-//!   reaches the pipeline: intake writes it to the dead-letter file and counts it.
+//!   goes into one: it travels as an `Oversized` event, in order with the blocks, and the
+//!   pipeline numbers it, counts it and writes it to the dead-letter file.
 
 mod net;
 mod stream;
@@ -25,7 +26,6 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::{PipelineConfig, SourceConfig, SourceKind};
-use crate::deadletter::{DeadLetter, Location};
 
 /// One block of whole lines from one source.
 #[derive(Debug)]
@@ -36,9 +36,6 @@ pub struct Block {
     pub(crate) len: usize,
     /// Index of the source in the config.
     pub(crate) source: usize,
-    /// 1-based number of the first line in this block, counted over the whole source
-    /// (lines rejected at intake included), so that the dead-letter file can name every line.
-    pub(crate) first_record: u64,
 }
 
 impl Block {
@@ -47,18 +44,12 @@ impl Block {
             buf: vec![0; capacity].into_boxed_slice(),
             len: 0,
             source,
-            first_record: 0,
         }
     }
 
     /// The bytes: whole lines, each ending in `\n`.
     pub fn lines(&self) -> &[u8] {
         &self.buf[..self.len]
-    }
-
-    /// Number of this block's first line within its source (1-based).
-    pub fn first_record(&self) -> u64 {
-        self.first_record
     }
 
     /// The source this block came from.
@@ -72,6 +63,15 @@ impl Block {
 pub enum IntakeEvent {
     /// A block of lines.
     Block(Block),
+    /// A line longer than a block: never in a block, it comes in order with them.
+    Oversized {
+        /// Index of the source.
+        source: usize,
+        /// The line's full length in bytes.
+        len: u64,
+        /// Its first bytes (all of it up to 16 MiB), for the dead-letter file.
+        kept: Vec<u8>,
+    },
     /// The source has finished (end of file, or stopped); it sends nothing more.
     Done(usize),
 }
@@ -81,8 +81,6 @@ pub enum IntakeEvent {
 pub struct SourceStats {
     /// Bytes read.
     pub bytes: AtomicU64,
-    /// Lines dropped at intake because they exceed a block (also in the dead-letter file).
-    pub too_long: AtomicU64,
     /// Datagrams the kernel dropped before otrelay could read them (UDP only).
     pub kernel_drops: AtomicU64,
     /// Connections accepted (TCP only).
@@ -98,16 +96,11 @@ pub(crate) struct SourceCtx {
     pub index: usize,
     pub name: String,
     pub max_line: usize,
-    /// Files and stdin number lines; network sources number records.
-    pub by_line: bool,
-    /// Records (lines) numbered so far.
-    pub records: std::cell::Cell<u64>,
     pub free: Receiver<Block>,
     pub recycle: Sender<Block>,
     pub out: Sender<IntakeEvent>,
     pub stop: Arc<AtomicBool>,
     pub stats: Arc<SourceStats>,
-    pub dead_letter: Arc<DeadLetter>,
 }
 
 impl SourceCtx {
@@ -125,14 +118,11 @@ impl SourceCtx {
     }
 
     /// Hands a block of whole lines to the pipeline; empty blocks go straight back to the pool.
-    fn ship(&self, mut block: Block) -> bool {
+    fn ship(&self, block: Block) -> bool {
         if block.len == 0 {
             // The pool has room for every block it owns, so this cannot block.
             return self.free_back(block);
         }
-        let lines = memchr::memchr_iter(b'\n', &block.buf[..block.len]).count() as u64;
-        block.first_record = self.records.get() + 1;
-        self.records.set(self.records.get() + lines);
         self.stats
             .bytes
             .fetch_add(block.len as u64, Ordering::Relaxed);
@@ -143,36 +133,16 @@ impl SourceCtx {
         self.recycle.send(block).is_ok()
     }
 
-    /// Records a line that is longer than a block: counted, numbered and kept in the dead-letter
-    /// file. Callers ship the lines before it first, so that numbering stays in order.
-    fn reject_oversized(&self, total_len: u64, kept: &[u8]) {
-        self.stats.too_long.fetch_add(1, Ordering::Relaxed);
-        let n = self.records.get() + 1;
-        self.records.set(n);
-        let location = if self.by_line {
-            Location::Line(n)
-        } else {
-            Location::Record(n)
+    /// Hands a line that is longer than a block to the pipeline, in order with the blocks, so
+    /// that it is numbered, counted and kept in the dead-letter file like any rejected line.
+    /// Callers ship the lines before it first. Returns false when the pipeline has gone away.
+    fn reject_oversized(&self, total_len: u64, kept: &[u8]) -> bool {
+        let event = IntakeEvent::Oversized {
+            source: self.index,
+            len: total_len,
+            kept: kept.to_vec(),
         };
-        let detail = if kept.len() as u64 == total_len {
-            format!(
-                "line of {total_len} bytes exceeds max_line ({})",
-                self.max_line
-            )
-        } else {
-            format!(
-                "line of {total_len} bytes exceeds max_line ({}); first {} bytes kept",
-                self.max_line,
-                kept.len()
-            )
-        };
-        if self
-            .dead_letter
-            .write("too_long", &self.name, location, &detail, kept)
-            .is_err()
-        {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        }
+        self.out.send(event).is_ok()
     }
 
     fn stopping(&self) -> bool {
@@ -220,7 +190,6 @@ pub fn start_sources(
     pipeline: &PipelineConfig,
     out: &Sender<IntakeEvent>,
     stop: &Arc<AtomicBool>,
-    dead_letter: &Arc<DeadLetter>,
 ) -> Result<Vec<SourceHandle>, IntakeError> {
     let mut handles = Vec::with_capacity(sources.len());
     for (index, source) in sources.iter().enumerate() {
@@ -234,14 +203,11 @@ pub fn start_sources(
             index,
             name: source.name.clone(),
             max_line: pipeline.max_line,
-            by_line: matches!(source.kind, SourceKind::Stdin | SourceKind::File { .. }),
-            records: std::cell::Cell::new(0),
             free,
             recycle: recycle.clone(),
             out: out.clone(),
             stop: Arc::clone(stop),
             stats: Arc::clone(&stats),
-            dead_letter: Arc::clone(dead_letter),
         };
         let runner = prepare(&source.kind, ctx).map_err(|e| IntakeError {
             source: source.name.clone(),

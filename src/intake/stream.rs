@@ -271,14 +271,10 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::deadletter::DeadLetter;
     use crate::intake::SourceStats;
+    use crossbeam_channel::Receiver;
 
-    fn ctx(
-        block_size: usize,
-        max_line: usize,
-        dl: &std::path::Path,
-    ) -> (SourceCtx, crossbeam_channel::Receiver<IntakeEvent>) {
+    fn ctx(block_size: usize, max_line: usize) -> (SourceCtx, Receiver<IntakeEvent>) {
         let (recycle, free) = crossbeam_channel::bounded(4);
         for _ in 0..4 {
             recycle.send(Block::with_capacity(0, block_size)).unwrap();
@@ -288,50 +284,52 @@ mod tests {
             index: 0,
             name: "test".into(),
             max_line,
-            by_line: true,
-            records: std::cell::Cell::new(0),
             free,
             recycle,
             out,
             stop: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(SourceStats::default()),
-            dead_letter: Arc::new(DeadLetter::new(dl)),
         };
         (ctx, rx)
     }
 
-    /// Feeds `input` in reads of `step` bytes and collects the lines the pipeline would see.
-    fn run(input: &[u8], step: usize, block: usize) -> (Vec<Vec<u8>>, u64, Vec<u8>) {
-        let dl =
-            std::env::temp_dir().join(format!("otrelay-asm-{}-{step}-{block}", std::process::id()));
-        let _ = std::fs::remove_file(&dl);
-        let (ctx, rx) = ctx(block, block - 1, &dl);
+    /// What the pipeline would see, in order: a line, or an oversized line's full length and
+    /// kept bytes.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Line(Vec<u8>),
+        Oversized(u64, Vec<u8>),
+    }
+
+    /// Feeds `input` in reads of `step` bytes and collects what the pipeline would see.
+    fn run(input: &[u8], step: usize, block: usize) -> Vec<Seen> {
+        let (ctx, rx) = ctx(block, block - 1);
         let mut asm = Assembler::new();
-        let mut lines = Vec::new();
+        let mut seen = Vec::new();
         let mut reader = ChunkReader { data: input, step };
-        let drain = |lines: &mut Vec<Vec<u8>>| {
-            while let Ok(IntakeEvent::Block(b)) = rx.try_recv() {
-                assert_eq!(b.lines().last(), Some(&b'\n'));
-                lines.extend(
-                    b.lines()
-                        .split_inclusive(|&c| c == b'\n')
-                        .map(<[u8]>::to_vec),
-                );
-                ctx.recycle.send(b).unwrap();
+        let drain = |seen: &mut Vec<Seen>| {
+            while let Ok(event) = rx.try_recv() {
+                match event {
+                    IntakeEvent::Block(b) => {
+                        assert_eq!(b.lines().last(), Some(&b'\n'));
+                        let lines = b.lines().split_inclusive(|&c| c == b'\n');
+                        seen.extend(lines.map(|l| Seen::Line(l.to_vec())));
+                        ctx.recycle.send(b).unwrap();
+                    }
+                    IntakeEvent::Oversized { len, kept, .. } => {
+                        seen.push(Seen::Oversized(len, kept));
+                    }
+                    IntakeEvent::Done(_) => {}
+                }
             }
         };
         while asm.read_from(&ctx, &mut reader).unwrap() != Some(0) {
             assert!(asm.ship(&ctx));
-            drain(&mut lines);
+            drain(&mut seen);
         }
         asm.finish(&ctx);
-        drain(&mut lines);
-        let too_long = ctx
-            .stats
-            .too_long
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let dead = std::fs::read(&dl).unwrap_or_default();
-        (lines, too_long, dead)
+        drain(&mut seen);
+        seen
     }
 
     struct ChunkReader<'a> {
@@ -356,11 +354,10 @@ mod tests {
         }
         input.extend_from_slice(b"last without newline");
         for step in [1, 7, 64, 1000, 1 << 20] {
-            let (lines, too_long, _) = run(&input, step, 128);
-            assert_eq!(too_long, 0);
-            assert_eq!(lines.len(), 501, "step {step}");
-            assert_eq!(lines[3], b"line 3 xxx\n");
-            assert_eq!(lines[500], b"last without newline\n");
+            let seen = run(&input, step, 128);
+            assert_eq!(seen.len(), 501, "step {step}");
+            assert_eq!(seen[3], Seen::Line(b"line 3 xxx\n".to_vec()));
+            assert_eq!(seen[500], Seen::Line(b"last without newline\n".to_vec()));
         }
     }
 
@@ -369,17 +366,15 @@ mod tests {
         let long = "y".repeat(1000);
         let input = format!("a\n{long}\nb\n{long}");
         for step in [3, 100, 5000] {
-            let (lines, too_long, dead) = run(input.as_bytes(), step, 128);
-            assert_eq!(lines, vec![b"a\n".to_vec(), b"b\n".to_vec()], "step {step}");
-            assert_eq!(too_long, 2);
-            let text = String::from_utf8(dead).unwrap();
-            assert_eq!(text.lines().count(), 2);
-            assert!(
-                text.lines().all(|l| l.ends_with(&format!("\t{long}"))),
-                "{text}"
-            );
-            assert!(text.contains(" line=2 "), "{text}");
-            assert!(text.contains(" line=4 "), "{text}");
+            let seen = run(input.as_bytes(), step, 128);
+            let long = long.as_bytes().to_vec();
+            let expected = vec![
+                Seen::Line(b"a\n".to_vec()),
+                Seen::Oversized(1000, long.clone()),
+                Seen::Line(b"b\n".to_vec()),
+                Seen::Oversized(1000, long.clone()),
+            ];
+            assert_eq!(seen, expected, "step {step}");
         }
     }
 }
