@@ -143,6 +143,7 @@ fn destination_for(
         connect_timeout: std::time::Duration::from_secs(5),
         replay_overlap: pipeline.replay_overlap,
         send_buffer: None,
+        tls: None,
     });
     Ok(dests.len() - 1)
 }
