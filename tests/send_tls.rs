@@ -290,7 +290,11 @@ fn every_message_arrives_across_dropped_tls_connections() {
     const N: usize = 60_000;
     const DROPS: usize = 3;
     let pki = Pki::new("flaky CA");
-    let rx = FlakyTlsReceiver::start(server_config(&pki.issue(&["localhost"]), None), 4_000, DROPS);
+    let rx = FlakyTlsReceiver::start(
+        server_config(&pki.issue(&["localhost"]), None),
+        4_000,
+        DROPS,
+    );
     let dir = TempDir::new("tls-flaky");
     let ca = dir.write("ca.pem", &pki.ca.cert_pem);
     let sender = Sender::start(vec![tls_dest(rx.addr, "localhost", ca)], None).unwrap();
@@ -327,7 +331,10 @@ fn send_once_over_tls() {
     let wrong = tls_dest(rx.addr, "localhost", dir.write("o.pem", &other.ca.cert_pem));
     let err = send_once(&wrong, b"<9>must not arrive", Duration::from_secs(5)).unwrap_err();
     assert!(matches!(err, SendError::Tls { .. }), "{err}");
-    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(rx.received(), 1);
 }

@@ -132,6 +132,9 @@ pub(crate) struct TcpLink {
     scratch: Vec<u8>,
     /// TLS client configuration; `None` for plain TCP.
     tls: Option<TlsSetup>,
+    /// TLS 1.3 with a client certificate: no alert is written before the receiver confirmed
+    /// the session or this moment passed (see `Session::needs_confirmation`).
+    confirm_by: Option<Instant>,
 }
 
 impl TcpLink {
@@ -167,6 +170,7 @@ impl TcpLink {
             ever_connected: false,
             scratch: vec![0; SCRATCH],
             tls,
+            confirm_by: None,
         }
     }
 
@@ -276,6 +280,7 @@ impl TcpLink {
             State::Connecting { since, .. } | State::Handshaking { since, .. } => {
                 Some(*since + self.connect_timeout)
             }
+            State::Up { .. } if self.confirm_by.is_some() => self.confirm_by,
             State::Up { .. } => {
                 let in_flight = self.acked < self.written;
                 let starved = q.pool_empty() && !self.held.is_empty();
@@ -361,8 +366,17 @@ impl TcpLink {
                 stream,
                 session,
                 writable,
-                ..
-            } => (stream, writable, Some(session)),
+                since,
+            } => {
+                // Wait about two handshake durations (at least 50 ms) for the receiver's
+                // verdict on the client certificate.
+                self.confirm_by = session.needs_confirmation().then(|| {
+                    let grace =
+                        (now.saturating_duration_since(since) * 2).max(Duration::from_millis(50));
+                    now + grace.min(self.connect_timeout)
+                });
+                (stream, writable, Some(session))
+            }
             State::Down { .. } | State::Up { .. } => {
                 self.state = old;
                 return;
@@ -504,6 +518,7 @@ impl TcpLink {
 
     /// Drops the stream (if any) and schedules the next attempt; returns the delay.
     fn go_down(&mut self, registry: &Registry, now: Instant) -> Duration {
+        self.confirm_by = None;
         let delay = self.next_delay();
         let old = std::mem::replace(
             &mut self.state,
@@ -592,6 +607,16 @@ impl TcpLink {
                 return;
             };
 
+            // Hold alerts back until the receiver accepted the client certificate.
+            if let Some(by) = self.confirm_by {
+                if s.confirmed() || now >= by {
+                    self.confirm_by = None;
+                } else if !s.has_output() {
+                    return;
+                }
+            }
+            let confirming = self.confirm_by.is_some();
+
             // Records already made go first, in order.
             if s.has_output() {
                 if !*writable {
@@ -615,7 +640,7 @@ impl TcpLink {
             let Some(front) = q.pending.front() else {
                 return;
             };
-            if !s.can_feed() {
+            if confirming || !s.can_feed() {
                 return;
             }
             let plain = &front.bytes()[self.offset..];

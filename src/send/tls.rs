@@ -104,6 +104,8 @@ pub struct TlsSetup {
     config: Arc<ClientConfig>,
     /// SNI and verified name.
     server_name: ServerName<'static>,
+    /// Whether a client certificate is presented (see `Session::needs_confirmation`).
+    client_auth: bool,
 }
 
 impl fmt::Debug for TlsSetup {
@@ -171,6 +173,7 @@ impl TlsOptions {
         Ok(TlsSetup {
             config: Arc::new(config),
             server_name,
+            client_auth: self.client_cert.is_some(),
         })
     }
 
@@ -451,6 +454,10 @@ pub(crate) struct Session {
     produced: u64,
     /// Ciphertext written to the socket on this connection.
     sent: u64,
+    /// Whether the setup presents a client certificate.
+    client_auth: bool,
+    /// Whether a record arrived after the handshake completed.
+    heard_after_handshake: bool,
 }
 
 impl Session {
@@ -464,6 +471,8 @@ impl Session {
             out_start: 0,
             produced: 0,
             sent: 0,
+            client_auth: setup.client_auth,
+            heard_after_handshake: false,
         };
         s.take_records();
         Ok(s)
@@ -472,6 +481,22 @@ impl Session {
     /// True until the handshake has completed.
     pub(crate) fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()
+    }
+
+    /// True when application data should wait for the receiver to confirm the session.
+    ///
+    /// Under TLS 1.3 the client's side of the handshake ends before the server has checked the
+    /// client certificate; a receiver that refuses it answers with an alert one round trip
+    /// later. Writing alerts before then would put them on a connection that is about to be
+    /// refused, where the receiver's kernel acknowledges them although nobody reads them.
+    pub(crate) fn needs_confirmation(&self) -> bool {
+        self.client_auth && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+    }
+
+    /// True once the receiver sent anything after the handshake (usually session tickets),
+    /// which it does only after accepting the client certificate.
+    pub(crate) fn confirmed(&self) -> bool {
+        self.heard_after_handshake
     }
 
     /// Ciphertext produced so far: the stream position of everything handed to `encrypt`.
@@ -538,12 +563,16 @@ impl Session {
         scratch: &mut [u8],
     ) -> Result<(), SessionError> {
         loop {
+            let after_handshake = !self.conn.is_handshaking();
             match self.conn.read_tls(stream) {
                 Ok(0) => {
                     let e = io::Error::new(io::ErrorKind::UnexpectedEof, "closed by peer");
                     return Err(SessionError::Io(e));
                 }
-                Ok(_) => self.process(scratch)?,
+                Ok(_) => {
+                    self.process(scratch)?;
+                    self.heard_after_handshake |= after_handshake;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(SessionError::Io(e)),
