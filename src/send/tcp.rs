@@ -23,7 +23,10 @@
 // that is kept exact), and SIOCOUTQ is subtracted from the ciphertext actually on the socket.
 // A TLS failure (certificate refused, alert, protocol error) is handled like a dropped
 // connection: nothing more is written on it, held batches go back for replay, and the next
-// attempt follows the same back-off; it is counted in `tls_failures`.
+// attempt follows the same back-off; it is counted in `tls_failures`. Under TLS 1.3 a receiver
+// refuses a client certificate only after the client's side of the handshake is over, so no
+// alert is written until the receiver has sent something (its session tickets) or about two
+// handshake durations have passed without an alert.
 //
 // When the pool of the destination is empty (the pipeline may be waiting in `acquire`), held
 // batches that are acknowledged but still inside the overlap are released oldest first, so a
@@ -132,8 +135,8 @@ pub(crate) struct TcpLink {
     scratch: Vec<u8>,
     /// TLS client configuration; `None` for plain TCP.
     tls: Option<TlsSetup>,
-    /// TLS 1.3 with a client certificate: no alert is written before the receiver confirmed
-    /// the session or this moment passed (see `Session::needs_confirmation`).
+    /// TLS 1.3: no alert is written before the receiver confirmed the session or this moment
+    /// passed (see `Session::needs_confirmation`).
     confirm_by: Option<Instant>,
 }
 
@@ -607,7 +610,7 @@ impl TcpLink {
                 return;
             };
 
-            // Hold alerts back until the receiver accepted the client certificate.
+            // TLS 1.3: hold alerts back until the receiver accepted the session.
             if let Some(by) = self.confirm_by {
                 if s.confirmed() || now >= by {
                     self.confirm_by = None;

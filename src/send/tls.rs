@@ -104,8 +104,6 @@ pub struct TlsSetup {
     config: Arc<ClientConfig>,
     /// SNI and verified name.
     server_name: ServerName<'static>,
-    /// Whether a client certificate is presented (see `Session::needs_confirmation`).
-    client_auth: bool,
 }
 
 impl fmt::Debug for TlsSetup {
@@ -173,7 +171,6 @@ impl TlsOptions {
         Ok(TlsSetup {
             config: Arc::new(config),
             server_name,
-            client_auth: self.client_cert.is_some(),
         })
     }
 
@@ -454,8 +451,6 @@ pub(crate) struct Session {
     produced: u64,
     /// Ciphertext written to the socket on this connection.
     sent: u64,
-    /// Whether the setup presents a client certificate.
-    client_auth: bool,
     /// Whether a record arrived after the handshake completed.
     heard_after_handshake: bool,
 }
@@ -471,7 +466,6 @@ impl Session {
             out_start: 0,
             produced: 0,
             sent: 0,
-            client_auth: setup.client_auth,
             heard_after_handshake: false,
         };
         s.take_records();
@@ -486,11 +480,13 @@ impl Session {
     /// True when application data should wait for the receiver to confirm the session.
     ///
     /// Under TLS 1.3 the client's side of the handshake ends before the server has checked the
-    /// client certificate; a receiver that refuses it answers with an alert one round trip
-    /// later. Writing alerts before then would put them on a connection that is about to be
-    /// refused, where the receiver's kernel acknowledges them although nobody reads them.
+    /// client certificate (or noticed that none came although it asked for one); a receiver
+    /// that refuses answers with an alert one round trip later. Writing alerts before then
+    /// would put them on a connection about to be refused, where the receiver's kernel
+    /// acknowledges them although nobody reads them. TLS 1.2 servers decide before their
+    /// Finished message, so there the handshake itself is the confirmation.
     pub(crate) fn needs_confirmation(&self) -> bool {
-        self.client_auth && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+        self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
     }
 
     /// True once the receiver sent anything after the handshake (usually session tickets),
