@@ -1,5 +1,5 @@
 //! Benchmarks of the send stage: filling batches (the framing cost on the pipeline thread) and
-//! end-to-end throughput through the sender thread to loopback UDP and TCP receivers.
+//! end-to-end throughput through the sender thread to loopback UDP, TCP and TLS receivers.
 //!
 //! One iteration = one batch of 300-byte messages (about 64 KiB) filled and, end to end,
 //! submitted; the pipeline side waits in `acquire` whenever the sender thread lags, so the
@@ -12,7 +12,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use otrelay::send::{Batch, DestinationConfig, Framing, Sender, Transport};
+use otrelay::send::{Batch, DestinationConfig, Framing, Sender, TlsOptions, Transport, Verify};
 
 /// Message size, close to an encoded CEF alert.
 const MESSAGE: usize = 300;
@@ -126,7 +126,53 @@ fn bench_e2e(c: &mut Criterion) {
         d.framing = framing;
         bench_dest(&mut group, label, d, &msg);
     }
+
+    // TLS (rustls, ring) to a rustls server that decrypts and discards.
+    let port = tls_discard_server();
+    let mut d = DestinationConfig::new(Transport::Tls, "127.0.0.1", port);
+    d.tls = Some(TlsOptions {
+        verify: Verify::None,
+        ..TlsOptions::default()
+    });
+    bench_dest(&mut group, "tls_octet", d, &msg);
     group.finish();
+}
+
+/// Accepts TLS connections with a throw-away self-signed certificate and discards the
+/// plaintext, one thread each.
+fn tls_discard_server() -> u16 {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    let cert = params.self_signed(&key).expect("certificate");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server config");
+    let config = std::sync::Arc::new(config);
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(s) = conn else { return };
+            let config = std::sync::Arc::clone(&config);
+            std::thread::spawn(move || {
+                let Ok(tls) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut stream = rustls::StreamOwned::new(tls, s);
+                let mut buf = vec![0u8; 1 << 20];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
 }
 
 criterion_group!(benches, bench_fill, bench_e2e);

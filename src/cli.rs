@@ -100,6 +100,7 @@ fn transport_prefix(ac: &crate::config::ActionConfig) -> &'static str {
     match ac.transport {
         crate::config::TransportKind::Udp => "udp://",
         crate::config::TransportKind::Tcp => "tcp://",
+        crate::config::TransportKind::Tls => "tls://",
         crate::config::TransportKind::Stdout => "stdout",
     }
 }

@@ -104,6 +104,8 @@ pub enum TransportKind {
     Udp,
     /// A stream, framed per [`FramingKind`].
     Tcp,
+    /// TLS over TCP (RFC 5425), always octet-counted.
+    Tls,
     /// Standard output, one message per line; for trying otrelay out.
     Stdout,
 }
@@ -161,6 +163,8 @@ pub struct ActionConfig {
     pub version: Option<String>,
     /// CEF Device Event Class ID override.
     pub event_class: Option<String>,
+    /// TLS settings, for `transport = "tls"`.
+    pub tls: Option<crate::send::TlsOptions>,
 }
 
 impl ActionConfig {
@@ -174,6 +178,7 @@ impl ActionConfig {
             TransportKind::Stdout => format!("{kind} stdout"),
             TransportKind::Udp => format!("{kind} udp://{}:{}", self.host, self.port),
             TransportKind::Tcp => format!("{kind} tcp://{}:{}", self.host, self.port),
+            TransportKind::Tls => format!("{kind} tls://{}:{}", self.host, self.port),
         }
     }
 }
@@ -505,6 +510,13 @@ struct RawAction {
     product: Option<String>,
     version: Option<String>,
     event_class: Option<String>,
+    ca: Option<Spanned<String>>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
+    key_passphrase_env: Option<String>,
+    key_passphrase_file: Option<String>,
+    verify: Option<Spanned<String>>,
+    server_name: Option<String>,
 }
 
 impl RawConfig {
@@ -945,9 +957,11 @@ impl RawAction {
             Some(t) => match t.get_ref().as_str() {
                 "udp" => TransportKind::Udp,
                 "tcp" => TransportKind::Tcp,
+                "tls" => TransportKind::Tls,
                 "stdout" => TransportKind::Stdout,
                 other => {
-                    let msg = format!("unknown transport {other:?}; expected udp, tcp or stdout");
+                    let msg =
+                        format!("unknown transport {other:?}; expected udp, tcp, tls or stdout");
                     return Err(cx.err(t.span(), key("transport"), msg));
                 }
             },
@@ -965,12 +979,21 @@ impl RawAction {
                         return Err(cx.err(f.span(), key("framing"), msg));
                     }
                 };
-                if transport != TransportKind::Tcp {
+                if transport == TransportKind::Tls && framing != FramingKind::OctetCounting {
+                    let msg = "TLS syslog (RFC 5425) is always octet-counted".to_owned();
+                    return Err(cx.err(f.span(), key("framing"), msg));
+                }
+                if transport != TransportKind::Tcp && transport != TransportKind::Tls {
                     let msg = "framing applies to transport = \"tcp\" only".to_owned();
                     return Err(cx.err(f.span(), key("framing"), msg));
                 }
                 framing
             }
+        };
+        let framing = if transport == TransportKind::Tls {
+            FramingKind::OctetCounting
+        } else {
+            framing
         };
 
         let header = match &self.header {
@@ -999,6 +1022,7 @@ impl RawAction {
 
         let port = match &self.port {
             None if transport == TransportKind::Stdout => 0,
+            None if transport == TransportKind::Tls => 6514,
             None => 514,
             Some(p) => u16::try_from(*p.get_ref())
                 .ok()
@@ -1058,9 +1082,11 @@ impl RawAction {
             }
         };
 
+        let tls = self.tls(cx, &key, span.clone(), transport, &host)?;
+
         let default_max = match transport {
             TransportKind::Udp => 2048,
-            TransportKind::Tcp | TransportKind::Stdout => 64 * 1024,
+            TransportKind::Tcp | TransportKind::Tls | TransportKind::Stdout => 64 * 1024,
         };
         let max_message = match &self.max_message {
             None => default_max,
@@ -1096,7 +1122,68 @@ impl RawAction {
             product: self.product,
             version: self.version,
             event_class: self.event_class,
+            tls,
         })
+    }
+
+    /// The TLS settings, checked now (files readable, PEM valid, key decryptable) so that a bad
+    /// certificate fails `otrelay check` rather than the first connection.
+    fn tls(
+        &self,
+        cx: &Cx<'_>,
+        key: &dyn Fn(&str) -> String,
+        span: std::ops::Range<usize>,
+        transport: TransportKind,
+        host: &str,
+    ) -> Result<Option<crate::send::TlsOptions>, ConfigError> {
+        use crate::send::{CaSource, TlsOptions, Verify};
+
+        let given = self.ca.is_some()
+            || self.client_cert.is_some()
+            || self.client_key.is_some()
+            || self.key_passphrase_env.is_some()
+            || self.key_passphrase_file.is_some()
+            || self.verify.is_some()
+            || self.server_name.is_some();
+        if transport != TransportKind::Tls {
+            if given {
+                let msg = "TLS settings need transport = \"tls\"".to_owned();
+                return Err(cx.err(span, key("transport"), msg));
+            }
+            return Ok(None);
+        }
+
+        let ca = match &self.ca {
+            None => CaSource::System,
+            Some(c) if c.get_ref() == "system" => CaSource::System,
+            Some(c) => CaSource::File(PathBuf::from(c.get_ref())),
+        };
+        let verify = match &self.verify {
+            None => Verify::Full,
+            Some(v) => match v.get_ref().as_str() {
+                "full" => Verify::Full,
+                "chain-only" => Verify::ChainOnly,
+                "none" => Verify::None,
+                other => {
+                    let msg =
+                        format!("unknown verify {other:?}; expected full, chain-only or none");
+                    return Err(cx.err(v.span(), key("verify"), msg));
+                }
+            },
+        };
+        let options = TlsOptions {
+            ca,
+            client_cert: self.client_cert.as_ref().map(PathBuf::from),
+            client_key: self.client_key.as_ref().map(PathBuf::from),
+            key_passphrase_env: self.key_passphrase_env.clone(),
+            key_passphrase_file: self.key_passphrase_file.as_ref().map(PathBuf::from),
+            verify,
+            server_name: self.server_name.clone(),
+        };
+        options
+            .build(host)
+            .map_err(|e| cx.err(span, key("tls"), e.to_string()))?;
+        Ok(Some(options))
     }
 }
 

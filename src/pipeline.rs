@@ -106,6 +106,7 @@ fn destination_for(
     let transport = match ac.transport {
         TransportKind::Udp => Transport::Udp,
         TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Tls => Transport::Tls,
         TransportKind::Stdout => Transport::Stdout,
     };
     let framing = match ac.framing {
@@ -116,6 +117,7 @@ fn destination_for(
         TransportKind::Stdout => "stdout".to_owned(),
         TransportKind::Udp => format!("udp://{}:{}", ac.host, ac.port),
         TransportKind::Tcp => format!("tcp://{}:{}", ac.host, ac.port),
+        TransportKind::Tls => format!("tls://{}:{}", ac.host, ac.port),
     };
 
     if let Some(i) = dests.iter().position(|d| d.name == name) {
@@ -123,6 +125,11 @@ fn destination_for(
         if d.framing != framing && ac.transport == TransportKind::Tcp {
             return Err(BuildError::Conflict(format!(
                 "actions sending to {name} disagree on the framing"
+            )));
+        }
+        if d.tls != ac.tls {
+            return Err(BuildError::Conflict(format!(
+                "actions sending to {name} disagree on the TLS settings"
             )));
         }
         // A shared destination must fit the longest message of any action using it.
@@ -144,6 +151,7 @@ fn destination_for(
         connect_timeout: std::time::Duration::from_secs(5),
         replay_overlap: pipeline.replay_overlap,
         send_buffer: None,
+        tls: ac.tls.clone(),
     });
     Ok(dests.len() - 1)
 }

@@ -1,5 +1,5 @@
 //! The send stage: preallocated batches, one sender thread, UDP (sendmmsg), TCP (nonblocking,
-//! with replay across reconnects) and stdout.
+//! with replay across reconnects), TLS over that TCP path (RFC 5425, rustls) and stdout.
 //!
 //! Where it sits: last in the pipeline. The pipeline thread encodes each message straight into
 //! a `Batch` taken from the destination's free pool (`Sender::acquire`) and submits the batch
@@ -9,7 +9,7 @@
 //! dropped for that reason.
 //!
 //! Threads: `Sender` lives on the pipeline thread (or an embedding caller); everything in
-//! `worker`, `udp`, `tcp` and `stdout` runs on the sender thread; `DestinationStats` is written
+//! `worker`, `udp`, `tcp`, `tls` and `stdout` runs on the sender thread; `DestinationStats` is written
 //! by the sender thread and read by anyone. What must hold: all batches are allocated in
 //! `start`; in steady state neither side allocates, and neither logs per message.
 //!
@@ -22,18 +22,17 @@
 //! oldest acknowledged batches without waiting for the overlap, so the pipeline can never wait
 //! forever on batches that are already delivered.
 
-// TODO: syslog over TLS (RFC 5425, port 6514, octet counting) is not implemented; the mark can
-// go once `Transport` has a TLS variant with certificate settings.
-
 mod batch;
 mod framing;
 mod stdout;
 mod sys;
 mod tcp;
+mod tls;
 mod udp;
 mod worker;
 
 pub use batch::Batch;
+pub use tls::{CaSource, TlsOptions, TlsSetup, Verify};
 
 use std::fmt;
 use std::io;
@@ -64,11 +63,14 @@ pub enum Transport {
     Udp,
     /// Syslog over TCP (RFC 6587), framed per `Framing`.
     Tcp,
+    /// Syslog over TLS (RFC 5425): TCP with a TLS session, always octet counting.
+    Tls,
     /// Standard output, one message per line.
     Stdout,
 }
 
-/// Message delimiting on a TCP stream (RFC 6587); UDP and stdout ignore it.
+/// Message delimiting on a TCP stream (RFC 6587); UDP and stdout ignore it, and TLS always
+/// uses octet counting (RFC 5425 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// Non-transparent framing: each message ends with LF.
@@ -106,6 +108,9 @@ pub struct DestinationConfig {
     pub replay_overlap: usize,
     /// SO_SNDBUF, if set.
     pub send_buffer: Option<usize>,
+    /// Certificates and checks for `Transport::Tls`; `None` there means the defaults (system
+    /// CAs, full verification, no client certificate). Ignored by the other transports.
+    pub tls: Option<TlsOptions>,
 }
 
 impl DestinationConfig {
@@ -114,6 +119,7 @@ impl DestinationConfig {
         let name = match transport {
             Transport::Udp => format!("udp://{host}:{port}"),
             Transport::Tcp => format!("tcp://{host}:{port}"),
+            Transport::Tls => format!("tls://{host}:{port}"),
             Transport::Stdout => "stdout".to_string(),
         };
         DestinationConfig {
@@ -130,6 +136,7 @@ impl DestinationConfig {
             connect_timeout: Duration::from_secs(5),
             replay_overlap: DEFAULT_REPLAY_OVERLAP,
             send_buffer: None,
+            tls: None,
         }
     }
 
@@ -158,7 +165,8 @@ impl DestinationConfig {
         if self.backoff_min.is_zero() || self.backoff_min > self.backoff_max {
             return fail("backoff_min must be positive and not above backoff_max");
         }
-        if self.transport == Transport::Tcp && self.connect_timeout.is_zero() {
+        let stream = matches!(self.transport, Transport::Tcp | Transport::Tls);
+        if stream && self.connect_timeout.is_zero() {
             return fail("connect_timeout must be positive");
         }
         Ok(())
@@ -169,7 +177,17 @@ impl DestinationConfig {
         match (self.transport, self.framing) {
             (Transport::Udp, _) => Frame::Datagram,
             (Transport::Stdout, _) | (Transport::Tcp, Framing::Lf) => Frame::Lf,
-            (Transport::Tcp, Framing::OctetCounting) => Frame::octet(self.max_message),
+            (Transport::Tcp, Framing::OctetCounting) | (Transport::Tls, _) => {
+                Frame::octet(self.max_message)
+            }
+        }
+    }
+
+    /// Loads and checks the TLS settings (defaults if unset) for this destination's host.
+    fn tls_setup(&self) -> Result<TlsSetup, SendError> {
+        match &self.tls {
+            Some(opts) => opts.build(&self.host),
+            None => TlsOptions::default().build(&self.host),
         }
     }
 
@@ -216,6 +234,14 @@ pub enum SendError {
         /// The error.
         source: io::Error,
     },
+    /// TLS settings that cannot be used (a file, key or passphrase), or a TLS session that
+    /// failed in `send_once`.
+    Tls {
+        /// The setting or file at fault, e.g. "client key /etc/otrelay/key.pem".
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A destination's settings are unusable.
     Config {
         /// Destination name.
@@ -233,6 +259,7 @@ impl fmt::Display for SendError {
             }
             SendError::Connect { addr, source } => write!(f, "cannot reach {addr}: {source}"),
             SendError::Io { context, source } => write!(f, "cannot {context}: {source}"),
+            SendError::Tls { what, reason } => write!(f, "tls {what}: {reason}"),
             SendError::Config { dest, reason } => write!(f, "destination {dest}: {reason}"),
         }
     }
@@ -244,7 +271,7 @@ impl std::error::Error for SendError {
             SendError::Resolve { source, .. }
             | SendError::Connect { source, .. }
             | SendError::Io { source, .. } => Some(source),
-            SendError::Config { .. } => None,
+            SendError::Config { .. } | SendError::Tls { .. } => None,
         }
     }
 }
@@ -263,6 +290,9 @@ pub struct DestinationStats {
     pub reconnects: AtomicU64,
     /// Failed TCP connect attempts (refused, timed out, …).
     pub connect_failures: AtomicU64,
+    /// TLS connections that failed: handshake refused (certificate, name, client certificate),
+    /// fatal alert or protocol error.
+    pub tls_failures: AtomicU64,
     /// Messages resent after a reconnect.
     pub replayed_messages: AtomicU64,
     /// Datagrams the kernel refused (e.g. ECONNREFUSED) and stdout writes that failed.
@@ -290,6 +320,7 @@ impl DestinationStats {
             batches_sent: get(&self.batches_sent),
             reconnects: get(&self.reconnects),
             connect_failures: get(&self.connect_failures),
+            tls_failures: get(&self.tls_failures),
             replayed_messages: get(&self.replayed_messages),
             send_errors: get(&self.send_errors),
             short_sends: get(&self.short_sends),
@@ -312,6 +343,8 @@ pub struct StatsSnapshot {
     pub reconnects: u64,
     /// See `DestinationStats::connect_failures`.
     pub connect_failures: u64,
+    /// See `DestinationStats::tls_failures`.
+    pub tls_failures: u64,
     /// See `DestinationStats::replayed_messages`.
     pub replayed_messages: u64,
     /// See `DestinationStats::send_errors`.
@@ -358,8 +391,8 @@ impl fmt::Display for SendReport {
             writeln!(
                 f,
                 "otrelay: destination {}: {} messages sent ({} bytes, {} batches), {} replayed, \
-                 {} reconnects, {} connect failures, {} send errors, {} short sends, \
-                 max queue depth {}, {} undelivered",
+                 {} reconnects, {} connect failures, {} tls failures, {} send errors, \
+                 {} short sends, max queue depth {}, {} undelivered",
                 d.name,
                 s.messages_sent,
                 s.bytes_sent,
@@ -367,6 +400,7 @@ impl fmt::Display for SendReport {
                 s.replayed_messages,
                 s.reconnects,
                 s.connect_failures,
+                s.tls_failures,
                 s.send_errors,
                 s.short_sends,
                 s.queue_depth_max,
@@ -587,15 +621,17 @@ impl Drop for Sender {
     }
 }
 
-/// Blocking one-shot send for `otrelay test-message`: connects (TCP) or sends (UDP, stdout)
-/// one message, framed as `dest` says, and reports success or the error.
+/// Blocking one-shot send for `otrelay test-message`: connects (TCP, TLS) or sends (UDP,
+/// stdout) one message, framed as `dest` says, and reports success or the error.
 ///
-/// TCP succeeds once the peer has acknowledged the bytes; UDP succeeds unless the peer answers
+/// TCP and TLS succeed once the peer has acknowledged the bytes (TLS: after the handshake, and
+/// when no alert follows within a short read); UDP succeeds unless the peer answers
 /// with "port unreachable" within a short wait (at most `timeout`, 200 ms by default).
 ///
 /// # Errors
 ///
-/// `Config`, `Resolve`, `Connect` (refused, timed out, not acknowledged) or `Io`.
+/// `Config`, `Resolve`, `Connect` (refused, timed out, not acknowledged), `Tls` (settings,
+/// handshake or alert) or `Io`.
 pub fn send_once(
     dest: &DestinationConfig,
     message: &[u8],
@@ -621,5 +657,9 @@ pub fn send_once(
         Transport::Stdout => stdout::send_once(framed),
         Transport::Udp => udp::send_once(dest.resolve()?, dest.send_buffer, framed, timeout),
         Transport::Tcp => tcp::send_once(dest.resolve()?, dest.send_buffer, framed, timeout),
+        Transport::Tls => {
+            let setup = dest.tls_setup()?;
+            tls::send_once(dest.resolve()?, dest.send_buffer, &setup, framed, timeout)
+        }
     }
 }

@@ -1,10 +1,11 @@
-//! TCP link (RFC 6587): nonblocking connect, whole-batch writes, reconnect with capped
-//! exponential back-off, and replay of unacknowledged batches after a reconnect.
+//! TCP link (RFC 6587) and its TLS variant (RFC 5425): nonblocking connect, an optional TLS
+//! handshake, whole-batch writes, reconnect with capped exponential back-off, and replay of
+//! unacknowledged batches after a reconnect.
 //!
 //! Runs on the sender thread; the stream is registered with the thread's mio `Poll` under the
 //! destination's index. What must hold: at-least-once delivery across reconnects (duplicates
-//! are allowed, losses are not), no blocking call, no allocation per batch, and one log line per
-//! connection change, never per message.
+//! are allowed, losses are not), no blocking call, no allocation per batch (rustls allocates one
+//! buffer per TLS record; see `tls`), and one log line per connection change, never per message.
 //
 // Replay. A successful write only means the local kernel took the bytes. Each written batch is
 // therefore kept in `held` with the stream position just past it (`stream_end`, counted from the
@@ -17,11 +18,22 @@
 // connection; those before it are released. `acked` is only ever taken from a live
 // measurement, so after a reset it can only be too low, which costs duplicates, not losses.
 //
+// Over TLS the positions are ciphertext positions: `written` is the ciphertext produced so far
+// and a batch's `stream_end` the end of the record holding its last byte (see `tls` for how
+// that is kept exact), and SIOCOUTQ is subtracted from the ciphertext actually on the socket.
+// A TLS failure (certificate refused, alert, protocol error) is handled like a dropped
+// connection: nothing more is written on it, held batches go back for replay, and the next
+// attempt follows the same back-off; it is counted in `tls_failures`. Under TLS 1.3 a receiver
+// refuses a client certificate only after the client's side of the handshake is over, so no
+// alert is written until the receiver has sent something (its session tickets) or about two
+// handshake durations have passed without an alert.
+//
 // When the pool of the destination is empty (the pipeline may be waiting in `acquire`), held
 // batches that are acknowledged but still inside the overlap are released oldest first, so a
 // small pool cannot stall on batches that already arrived.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, IoSlice, Read};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -31,6 +43,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
+use super::tls::{Session, SessionError, TlsSetup};
 use super::worker::Queue;
 use super::{Batch, DestinationConfig, DestinationStats, SendError, sys};
 
@@ -62,12 +75,25 @@ enum State {
         /// When the attempt started (for `connect_timeout`).
         since: Instant,
     },
-    /// Connected.
+    /// Connected, TLS handshake in progress.
+    Handshaking {
+        /// Registered stream.
+        stream: TcpStream,
+        /// The TLS client.
+        session: Box<Session>,
+        /// When the TCP connect started (the handshake shares `connect_timeout`).
+        since: Instant,
+        /// False after `WouldBlock` until the next writable event.
+        writable: bool,
+    },
+    /// Connected (and, for TLS, handshake done).
     Up {
         /// Registered stream.
         stream: TcpStream,
         /// False after `WouldBlock` until the next writable event.
         writable: bool,
+        /// The TLS client; `None` for plain TCP.
+        session: Option<Box<Session>>,
     },
 }
 
@@ -107,11 +133,21 @@ pub(crate) struct TcpLink {
     ever_connected: bool,
     /// Buffer for discarding what the peer sends.
     scratch: Vec<u8>,
+    /// TLS client configuration; `None` for plain TCP.
+    tls: Option<TlsSetup>,
+    /// TLS 1.3: no alert is written before the receiver confirmed the session or this moment
+    /// passed (see `Session::needs_confirmation`).
+    confirm_by: Option<Instant>,
 }
 
 impl TcpLink {
     /// Prepares the link; the first connect attempt starts on the sender thread's first round.
-    pub(crate) fn new(index: usize, cfg: &DestinationConfig, addr: SocketAddr) -> TcpLink {
+    pub(crate) fn new(
+        index: usize,
+        cfg: &DestinationConfig,
+        addr: SocketAddr,
+        tls: Option<TlsSetup>,
+    ) -> TcpLink {
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -136,6 +172,8 @@ impl TcpLink {
             replay_batches: 0,
             ever_connected: false,
             scratch: vec![0; SCRATCH],
+            tls,
+            confirm_by: None,
         }
     }
 
@@ -153,8 +191,17 @@ impl TcpLink {
                 let e = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
                 self.connect_failed(q, registry, now, &e);
             }
-            State::Up { .. } => {
+            State::Handshaking { since, .. } if now >= *since + self.connect_timeout => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
+                self.handshake_failed(q, registry, now, &SessionError::Io(e));
+            }
+            State::Handshaking { .. } => self.drive_handshake(q, registry, now),
+            State::Up { session: None, .. } => {
                 self.write(q, registry, now);
+                self.release(q);
+            }
+            State::Up { .. } => {
+                self.write_tls(q, registry, now);
                 self.release(q);
             }
             State::Down { .. } | State::Connecting { .. } => {}
@@ -168,17 +215,43 @@ impl TcpLink {
         match &mut self.state {
             State::Down { .. } => {}
             State::Connecting { stream, .. } => match connect_result(stream) {
+                Ok(true) if self.tls.is_some() => self.start_handshake(q, registry, now),
                 Ok(true) => self.established(q, now),
                 Ok(false) => {}
                 Err(e) => self.connect_failed(q, registry, now, &e),
             },
-            State::Up { stream, writable } => {
+            State::Handshaking {
+                stream,
+                session,
+                writable,
+                ..
+            } => {
                 if ev.is_writable() || ev.is_write_closed() {
                     *writable = true;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    if let Err(e) = discard_input(stream, &mut self.scratch) {
-                        self.disconnect(q, registry, now, &e);
+                    if let Err(e) = session.read(stream, &mut self.scratch) {
+                        self.handshake_failed(q, registry, now, &e);
+                        return;
+                    }
+                }
+                self.drive_handshake(q, registry, now);
+            }
+            State::Up {
+                stream,
+                writable,
+                session,
+            } => {
+                if ev.is_writable() || ev.is_write_closed() {
+                    *writable = true;
+                }
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    let read = match session {
+                        Some(s) => s.read(stream, &mut self.scratch),
+                        None => discard_input(stream, &mut self.scratch).map_err(SessionError::Io),
+                    };
+                    if let Err(e) = read {
+                        self.session_failed(q, registry, now, &e);
                     }
                 }
             }
@@ -207,7 +280,10 @@ impl TcpLink {
     fn wake_at(&self, q: &Queue, now: Instant) -> Option<Instant> {
         match &self.state {
             State::Down { retry_at } => Some(*retry_at),
-            State::Connecting { since, .. } => Some(*since + self.connect_timeout),
+            State::Connecting { since, .. } | State::Handshaking { since, .. } => {
+                Some(*since + self.connect_timeout)
+            }
+            State::Up { .. } if self.confirm_by.is_some() => self.confirm_by,
             State::Up { .. } => {
                 let in_flight = self.acked < self.written;
                 let starved = q.pool_empty() && !self.held.is_empty();
@@ -232,16 +308,82 @@ impl TcpLink {
         }
     }
 
-    /// The connect completed: start writing, replay first.
-    fn established(&mut self, q: &mut Queue, now: Instant) {
+    /// The TCP connect completed on a TLS destination: send the ClientHello.
+    fn start_handshake(&mut self, q: &mut Queue, registry: &Registry, now: Instant) {
+        let Some(setup) = &self.tls else {
+            return;
+        };
+        let session = match Session::new(setup) {
+            Ok(s) => Box::new(s),
+            Err(e) => {
+                self.handshake_failed(q, registry, now, &e);
+                return;
+            }
+        };
         let old = std::mem::replace(&mut self.state, State::Down { retry_at: now });
-        let State::Connecting { stream, .. } = old else {
+        let State::Connecting { stream, since } = old else {
             self.state = old;
             return;
         };
-        self.state = State::Up {
+        self.state = State::Handshaking {
             stream,
+            session,
+            since,
             writable: true,
+        };
+        self.drive_handshake(q, registry, now);
+    }
+
+    /// Writes pending handshake records; moves to `Up` once rustls is done.
+    fn drive_handshake(&mut self, q: &mut Queue, registry: &Registry, now: Instant) {
+        let State::Handshaking {
+            stream,
+            session,
+            writable,
+            ..
+        } = &mut self.state
+        else {
+            return;
+        };
+        if *writable && session.has_output() {
+            match session.flush(stream) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
+                Err(e) => {
+                    self.handshake_failed(q, registry, now, &SessionError::Io(e));
+                    return;
+                }
+            }
+        }
+        if !session.is_handshaking() {
+            self.established(q, now);
+        }
+    }
+
+    /// The connect (and handshake) completed: start writing, replay first.
+    fn established(&mut self, q: &mut Queue, now: Instant) {
+        let old = std::mem::replace(&mut self.state, State::Down { retry_at: now });
+        let (stream, writable, session) = match old {
+            State::Connecting { stream, .. } => (stream, true, None),
+            State::Handshaking {
+                stream,
+                session,
+                writable,
+                since,
+            } => {
+                // Wait about two handshake durations (at least 50 ms) for the receiver's
+                // verdict on the client certificate.
+                self.confirm_by = session.needs_confirmation().then(|| {
+                    let grace =
+                        (now.saturating_duration_since(since) * 2).max(Duration::from_millis(50));
+                    now + grace.min(self.connect_timeout)
+                });
+                (stream, writable, Some(session))
+            }
+            State::Down { .. } | State::Up { .. } => {
+                self.state = old;
+                return;
+            }
         };
 
         if self.ever_connected {
@@ -250,7 +392,17 @@ impl TcpLink {
         self.ever_connected = true;
         q.stats.connected.store(1, Ordering::Relaxed);
         self.backoff = self.backoff_min;
-        (self.written, self.acked, self.offset) = (0, 0, 0);
+        // Over TLS, positions count from the connection's first byte, handshake included.
+        let start = session.as_ref().map_or(0, |s| s.produced());
+        (self.written, self.acked, self.offset) = (start, 0, 0);
+        let how = session
+            .as_ref()
+            .map_or(String::new(), |s| format!(" over {}", s.protocol()));
+        self.state = State::Up {
+            stream,
+            writable,
+            session,
+        };
 
         let replay: usize = q
             .pending
@@ -260,11 +412,11 @@ impl TcpLink {
             .sum();
         if replay > 0 {
             eprintln!(
-                "otrelay: {}: connected to {}; resending {replay} messages",
+                "otrelay: {}: connected to {}{how}; resending {replay} messages",
                 q.name, self.addr
             );
         } else {
-            eprintln!("otrelay: {}: connected to {}", q.name, self.addr);
+            eprintln!("otrelay: {}: connected to {}{how}", q.name, self.addr);
         }
     }
 
@@ -280,8 +432,65 @@ impl TcpLink {
         );
     }
 
+    /// The TLS handshake failed (certificate refused, alert, closed, timed out): nothing was
+    /// sent on this connection; count it and retry with the usual back-off.
+    fn handshake_failed(
+        &mut self,
+        q: &mut Queue,
+        registry: &Registry,
+        now: Instant,
+        e: &SessionError,
+    ) {
+        DestinationStats::add(&q.stats.tls_failures, 1);
+        self.flush_alert();
+        let delay = self.go_down(registry, now);
+        eprintln!(
+            "otrelay: {}: TLS handshake with {} failed: {e}; retrying in {} ms",
+            q.name,
+            self.addr,
+            delay.as_millis()
+        );
+    }
+
+    /// A live connection failed; a TLS error (e.g. the receiver refused the client
+    /// certificate after the handshake) is counted in `tls_failures`.
+    fn session_failed(
+        &mut self,
+        q: &mut Queue,
+        registry: &Registry,
+        now: Instant,
+        e: &SessionError,
+    ) {
+        if matches!(e, SessionError::Tls(_)) {
+            DestinationStats::add(&q.stats.tls_failures, 1);
+            self.flush_alert();
+        }
+        self.disconnect(q, registry, now, e);
+    }
+
+    /// Best effort: writes the alert rustls queued after a failure, so the peer logs why.
+    fn flush_alert(&mut self) {
+        if let State::Handshaking {
+            stream, session, ..
+        }
+        | State::Up {
+            stream,
+            session: Some(session),
+            ..
+        } = &mut self.state
+        {
+            let _ = session.flush(stream);
+        }
+    }
+
     /// The connection dropped: release what is safely delivered, queue the rest for replay.
-    fn disconnect(&mut self, q: &mut Queue, registry: &Registry, now: Instant, e: &io::Error) {
+    fn disconnect(
+        &mut self,
+        q: &mut Queue,
+        registry: &Registry,
+        now: Instant,
+        e: &dyn fmt::Display,
+    ) {
         q.stats.connected.store(0, Ordering::Relaxed);
 
         // Release batches acknowledged past the overlap; the rest are resent first.
@@ -312,6 +521,7 @@ impl TcpLink {
 
     /// Drops the stream (if any) and schedules the next attempt; returns the delay.
     fn go_down(&mut self, registry: &Registry, now: Instant) -> Duration {
+        self.confirm_by = None;
         let delay = self.next_delay();
         let old = std::mem::replace(
             &mut self.state,
@@ -319,7 +529,10 @@ impl TcpLink {
                 retry_at: now + delay,
             },
         );
-        if let State::Connecting { mut stream, .. } | State::Up { mut stream, .. } = old {
+        if let State::Connecting { mut stream, .. }
+        | State::Handshaking { mut stream, .. }
+        | State::Up { mut stream, .. } = old
+        {
             // Closing the descriptor removes it from epoll anyway; deregistering is tidier.
             let _ = registry.deregister(&mut stream);
         }
@@ -353,7 +566,10 @@ impl TcpLink {
     /// while a queue has built up.
     fn write(&mut self, q: &mut Queue, registry: &Registry, now: Instant) {
         loop {
-            let State::Up { stream, writable } = &mut self.state else {
+            let State::Up {
+                stream, writable, ..
+            } = &mut self.state
+            else {
                 return;
             };
             if !*writable || q.pending.is_empty() {
@@ -381,6 +597,76 @@ impl TcpLink {
         }
     }
 
+    /// Encrypts the front batch piece by piece and writes the records, until the socket is
+    /// full or nothing is pending; completed batches move to `held` with their ciphertext end.
+    fn write_tls(&mut self, q: &mut Queue, registry: &Registry, now: Instant) {
+        loop {
+            let State::Up {
+                stream,
+                writable,
+                session: Some(s),
+            } = &mut self.state
+            else {
+                return;
+            };
+
+            // TLS 1.3: hold alerts back until the receiver accepted the session.
+            if let Some(by) = self.confirm_by {
+                if s.confirmed() || now >= by {
+                    self.confirm_by = None;
+                } else if !s.has_output() {
+                    return;
+                }
+            }
+            let confirming = self.confirm_by.is_some();
+
+            // Records already made go first, in order.
+            if s.has_output() {
+                if !*writable {
+                    return;
+                }
+                match s.flush(stream) {
+                    Ok(()) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        *writable = false;
+                        if !s.can_feed() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        self.disconnect(q, registry, now, &e);
+                        return;
+                    }
+                }
+            }
+
+            let Some(front) = q.pending.front() else {
+                return;
+            };
+            if confirming || !s.can_feed() {
+                return;
+            }
+            let plain = &front.bytes()[self.offset..];
+            let taken = match s.encrypt(plain) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.session_failed(q, registry, now, &e);
+                    return;
+                }
+            };
+            self.written = s.produced();
+            if taken == 0 && !plain.is_empty() {
+                // rustls took nothing (its buffer is full); try again on the next round.
+                return;
+            }
+            self.offset += taken;
+            if self.offset == front.len_bytes() {
+                self.offset = 0;
+                self.hold_front(q);
+            }
+        }
+    }
+
     /// Accounts `n` bytes taken by the kernel: completed batches move to `held` with their
     /// stream end, a partly written one keeps its offset.
     fn advance(&mut self, q: &mut Queue, mut n: usize) {
@@ -394,31 +680,40 @@ impl TcpLink {
             n -= rest;
             self.written += rest as u64;
             self.offset = 0;
-
-            // The whole batch is in the kernel: hold it until acknowledged.
-            let Some(mut done) = q.pending.pop_front() else {
-                return;
-            };
-            done.stream_end = self.written;
-            q.count_batch(done.messages(), done.len_bytes());
-            if self.replay_batches > 0 {
-                self.replay_batches -= 1;
-                DestinationStats::add(&q.stats.replayed_messages, done.messages() as u64);
-            }
-            self.held.push_back(done);
+            self.hold_front(q);
         }
+    }
+
+    /// The whole front batch is handed over (to the kernel, or encrypted in order before
+    /// everything still to come): hold it, ending at `written`, until acknowledged.
+    fn hold_front(&mut self, q: &mut Queue) {
+        let Some(mut done) = q.pending.pop_front() else {
+            return;
+        };
+        done.stream_end = self.written;
+        q.count_batch(done.messages(), done.len_bytes());
+        if self.replay_batches > 0 {
+            self.replay_batches -= 1;
+            DestinationStats::add(&q.stats.replayed_messages, done.messages() as u64);
+        }
+        self.held.push_back(done);
     }
 
     /// Measures the acknowledged position and returns delivered batches to the pool.
     fn release(&mut self, q: &mut Queue) {
-        let State::Up { stream, .. } = &self.state else {
+        let State::Up {
+            stream, session, ..
+        } = &self.state
+        else {
             return;
         };
         if self.held.is_empty() {
             return;
         }
+        // What is on the socket: everything written for TCP, the flushed records for TLS.
+        let on_socket = session.as_ref().map_or(self.written, |s| s.sent());
         if let Ok(outq) = sys::unacked_bytes(stream) {
-            self.acked = self.acked.max(self.written.saturating_sub(outq));
+            self.acked = self.acked.max(on_socket.saturating_sub(outq));
         }
 
         let limit = self.acked.saturating_sub(self.overlap);
@@ -447,8 +742,26 @@ fn open(addr: SocketAddr, send_buffer: Option<usize>) -> io::Result<TcpStream> {
     Ok(TcpStream::from_std(sock.into()))
 }
 
+impl Drop for TcpLink {
+    /// Ends a TLS session with close_notify (best effort), so receivers see a clean close.
+    fn drop(&mut self) {
+        if let State::Up {
+            stream,
+            session: Some(s),
+            ..
+        } = &mut self.state
+        {
+            s.close();
+            let _ = s.flush(stream);
+        }
+    }
+}
+
 /// A TCP socket with TCP_NODELAY, keepalive and the optional SO_SNDBUF.
-fn configured_socket(addr: SocketAddr, send_buffer: Option<usize>) -> io::Result<Socket> {
+pub(crate) fn configured_socket(
+    addr: SocketAddr,
+    send_buffer: Option<usize>,
+) -> io::Result<Socket> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_tcp_nodelay(true)?;
     let keepalive = TcpKeepalive::new()

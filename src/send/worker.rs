@@ -1,5 +1,5 @@
 //! The sender thread's loop: takes submitted batches, hands them to each destination's link
-//! (UDP, TCP, stdout), sleeps in one mio `Poll`, and drains everything at shutdown.
+//! (UDP, TCP or TLS, stdout), sleeps in one mio `Poll`, and drains everything at shutdown.
 //!
 //! Runs on the thread "otrelay-send" only. What must hold: no allocation per batch (queues are
 //! `VecDeque`s sized to the pool at start), no logging per message, and the thread never blocks
@@ -72,8 +72,9 @@ impl Queue {
 enum Link {
     /// Connected UDP socket.
     Udp(UdpLink),
-    /// TCP state machine.
-    Tcp(TcpLink),
+    /// TCP state machine, with or without TLS (boxed: it is several times larger than the
+    /// other links).
+    Tcp(Box<TcpLink>),
     /// Process stdout.
     Stdout(StdoutLink),
 }
@@ -87,8 +88,8 @@ pub(crate) struct Dest {
 }
 
 impl Dest {
-    /// Opens the destination's link (UDP socket, stdout; TCP only prepares) on the starting
-    /// thread, so that errors reach `Sender::start`.
+    /// Opens the destination's link (UDP socket, stdout; TCP only prepares; TLS loads its
+    /// certificates) on the starting thread, so that errors reach `Sender::start`.
     pub(crate) fn open(
         index: usize,
         cfg: &DestinationConfig,
@@ -97,7 +98,19 @@ impl Dest {
     ) -> Result<Dest, SendError> {
         let link = match cfg.transport {
             Transport::Udp => Link::Udp(UdpLink::open(cfg.resolve()?, cfg.send_buffer)?),
-            Transport::Tcp => Link::Tcp(TcpLink::new(index, cfg, cfg.resolve()?)),
+            Transport::Tcp => Link::Tcp(Box::new(TcpLink::new(index, cfg, cfg.resolve()?, None))),
+            Transport::Tls => {
+                let setup = cfg.tls_setup()?;
+                let weak = cfg
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.weak_verification_warning(&cfg.name));
+                if let Some(warning) = weak {
+                    eprintln!("{warning}");
+                }
+                let link = TcpLink::new(index, cfg, cfg.resolve()?, Some(setup));
+                Link::Tcp(Box::new(link))
+            }
             Transport::Stdout => Link::Stdout(StdoutLink::new()),
         };
         if !matches!(link, Link::Tcp(_)) {

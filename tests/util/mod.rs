@@ -10,6 +10,10 @@
 //! - `FlakyTcpReceiver::start(framing, per_connection, drops)`: accepts, reads at least
 //!   `per_connection` messages, reads what is still readable, drops the connection, refuses
 //!   connections for a moment, and does so `drops` times before it stays up.
+//! - `TlsReceiver::start(config)` and `FlakyTlsReceiver::start(config, per_connection, drops)`:
+//!   the same over TLS (rustls server, octet counting); failed handshakes are recorded in
+//!   `tls_errors()`. `Pki` makes a CA and certificates with rcgen and writes PEM files to a
+//!   `TempDir`; `server_config` builds the receiver's rustls configuration.
 //! - `send_numbered` writes numbered messages through a `Sender`; `seq_of` reads the number back.
 #![allow(
     dead_code,
@@ -548,4 +552,397 @@ pub fn write_message(batch: &mut Batch, msg: &[u8]) {
     let start = batch.begin();
     batch.buf().extend_from_slice(msg);
     batch.finish(start);
+}
+
+/// A directory under the system temp dir, removed with its content on drop.
+pub struct TempDir {
+    /// The directory.
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh directory named after `label`, the process and a counter.
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("otrelay-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    /// Writes `content` to `name` inside the directory and returns its path.
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> std::path::PathBuf {
+        let p = self.path.join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A certificate with its key, as PEM text and as rustls values.
+pub struct Identity {
+    /// The certificate (PEM).
+    pub cert_pem: String,
+    /// The private key (PKCS#8 PEM).
+    pub key_pem: String,
+    /// The certificate (DER).
+    pub cert_der: rustls::pki_types::CertificateDer<'static>,
+    /// The key pair (DER), for encrypting it in tests.
+    pub key_der: Vec<u8>,
+}
+
+impl Identity {
+    /// The key for rustls.
+    pub fn key(&self) -> rustls::pki_types::PrivateKeyDer<'static> {
+        rustls::pki_types::PrivateKeyDer::Pkcs8(self.key_der.clone().into())
+    }
+
+    /// The key as an encrypted PKCS#8 PEM (PBES2: PBKDF2-SHA256, AES-256-CBC).
+    pub fn encrypted_key_pem(&self, passphrase: &str) -> String {
+        use pkcs8::der::pem::LineEnding;
+        let info = pkcs8::PrivateKeyInfo::try_from(self.key_der.as_slice()).unwrap();
+        let salt = [7u8; 16];
+        let iv = [9u8; 16];
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &salt, &iv).unwrap();
+        let doc = info.encrypt_with_params(params, passphrase).unwrap();
+        doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// A test certificate authority.
+pub struct Pki {
+    /// The CA certificate.
+    pub ca: Identity,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    /// A new self-signed CA called `name`.
+    pub fn new(name: &str) -> Pki {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        let ca = Identity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        };
+        Pki {
+            ca,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate signed by this CA for `names` (DNS names or IP addresses), usable as
+    /// server and client certificate.
+    pub fn issue(&self, names: &[&str]) -> Identity {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Identity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+/// A self-signed certificate for `names`, from no CA at all.
+pub fn self_signed(names: &[&str]) -> Identity {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let params = rcgen::CertificateParams::new(names).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Identity {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        cert_der: cert.der().clone(),
+        key_der: key.serialize_der(),
+    }
+}
+
+/// A rustls server configuration presenting `id`; with `client_ca`, client certificates
+/// signed by it are required.
+pub fn server_config(id: &Identity, client_ca: Option<&Pki>) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_ca {
+        Some(pki) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(pki.ca.cert_der.clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(
+        builder
+            .with_single_cert(vec![id.cert_der.clone()], id.key())
+            .unwrap(),
+    )
+}
+
+/// Handshake outcomes of a TLS receiver.
+#[derive(Clone, Default)]
+struct TlsLog {
+    /// Completed handshakes.
+    handshakes: Arc<AtomicUsize>,
+    /// Why handshakes or sessions failed.
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+type TlsConn = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// Reads one TLS connection (octet counting) until EOF, stop, or at least `limit` messages.
+fn read_tls_frames(
+    tls: &mut TlsConn,
+    inbox: &Inbox,
+    log: &TlsLog,
+    stop: &AtomicBool,
+    limit: usize,
+) -> usize {
+    tls.sock.set_nonblocking(false).unwrap();
+    tls.sock.set_read_timeout(Some(POLL_STEP)).unwrap();
+    let mut parser = FrameParser::new(Framing::OctetCounting);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = Vec::new();
+    let mut total = 0;
+    let mut counted = false;
+
+    while !stop.load(Ordering::SeqCst) && total < limit {
+        let r = tls.read(&mut buf);
+        if !counted && !tls.conn.is_handshaking() {
+            counted = true;
+            log.handshakes.fetch_add(1, Ordering::SeqCst);
+        }
+        match r {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Err(e) = parser.push(&buf[..n], &mut got) {
+                    inbox.error(e);
+                    return total;
+                }
+                total += got.len();
+                inbox.push_all(&mut got);
+            }
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => {
+                if e.kind() != io::ErrorKind::UnexpectedEof {
+                    log.errors.lock().unwrap().push(e.to_string());
+                }
+                break;
+            }
+        }
+    }
+    if total < limit {
+        return total;
+    }
+
+    // Limit reached (flaky receiver): keep what is readable right now, then the caller drops
+    // the connection; a trailing partial frame is lost, as with a real receiver.
+    const DRAIN_LIMIT: usize = 64 << 10;
+    tls.sock.set_nonblocking(true).unwrap();
+    let mut drained = 0;
+    while drained < DRAIN_LIMIT {
+        match tls.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                drained += n;
+                if parser.push(&buf[..n], &mut got).is_err() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    inbox.push_all(&mut got);
+    total
+}
+
+/// Accepts TLS connections (one thread each) and collects octet-counted messages.
+pub struct TlsReceiver {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    inbox: Inbox,
+    log: TlsLog,
+    _threads: Threads,
+}
+
+impl TlsReceiver {
+    /// Listens on a free port of 127.0.0.1 with `config`.
+    pub fn start(config: Arc<rustls::ServerConfig>) -> TlsReceiver {
+        let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)), None);
+        let addr = listener.local_addr().unwrap();
+        let (inbox, log) = (Inbox::default(), TlsLog::default());
+        let mut threads = Threads::default();
+
+        let (stop, inbox2, log2) = (Arc::clone(&threads.stop), inbox.clone(), log.clone());
+        threads.handles.push(std::thread::spawn(move || {
+            let mut readers = Vec::new();
+            while let Some(stream) = accept_until(&listener, &stop) {
+                let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                let (stop, inbox, log) = (Arc::clone(&stop), inbox2.clone(), log2.clone());
+                readers.push(std::thread::spawn(move || {
+                    let mut tls = rustls::StreamOwned::new(conn, stream);
+                    read_tls_frames(&mut tls, &inbox, &log, &stop, usize::MAX);
+                }));
+            }
+            for r in readers {
+                let _ = r.join();
+            }
+        }));
+        TlsReceiver {
+            addr,
+            inbox,
+            log,
+            _threads: threads,
+        }
+    }
+
+    /// Waits until `n` messages arrived (or `timeout`) and returns all received so far.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        self.inbox.wait_for(n, timeout)
+    }
+
+    /// Messages received so far.
+    pub fn received(&self) -> usize {
+        self.inbox.len()
+    }
+
+    /// Malformed frames seen so far.
+    pub fn errors(&self) -> Vec<String> {
+        self.inbox.errors.lock().unwrap().clone()
+    }
+
+    /// Failed handshakes and sessions seen so far.
+    pub fn tls_errors(&self) -> Vec<String> {
+        self.log.errors.lock().unwrap().clone()
+    }
+
+    /// Completed handshakes so far.
+    pub fn handshakes(&self) -> usize {
+        self.log.handshakes.load(Ordering::SeqCst)
+    }
+}
+
+/// `FlakyTcpReceiver` over TLS: drops the connection `drops` times, each after
+/// `per_connection` messages, refusing connections for a moment after each drop.
+pub struct FlakyTlsReceiver {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    inbox: Inbox,
+    drops_done: Arc<AtomicUsize>,
+    _threads: Threads,
+}
+
+impl FlakyTlsReceiver {
+    /// Starts on a free port with a small (16 KiB) receive buffer, as `FlakyTcpReceiver`.
+    pub fn start(
+        config: Arc<rustls::ServerConfig>,
+        per_connection: usize,
+        drops: usize,
+    ) -> FlakyTlsReceiver {
+        let first = listen(SocketAddr::from(([127, 0, 0, 1], 0)), Some(16 << 10));
+        let addr = first.local_addr().unwrap();
+        let inbox = Inbox::default();
+        let drops_done = Arc::new(AtomicUsize::new(0));
+        let mut threads = Threads::default();
+
+        let (stop, inbox2, done) = (
+            Arc::clone(&threads.stop),
+            inbox.clone(),
+            Arc::clone(&drops_done),
+        );
+        threads.handles.push(std::thread::spawn(move || {
+            let log = TlsLog::default();
+            let mut listener = Some(first);
+            for _ in 0..drops {
+                let l = listener
+                    .take()
+                    .unwrap_or_else(|| listen(addr, Some(16 << 10)));
+                let Some(stream) = accept_until(&l, &stop) else {
+                    return;
+                };
+                let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                read_tls_frames(&mut tls, &inbox2, &log, &stop, per_connection);
+                drop(tls);
+                drop(l);
+                done.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(150));
+            }
+
+            let l = listener
+                .take()
+                .unwrap_or_else(|| listen(addr, Some(16 << 10)));
+            while let Some(stream) = accept_until(&l, &stop) {
+                let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                read_tls_frames(&mut tls, &inbox2, &log, &stop, usize::MAX);
+            }
+        }));
+        FlakyTlsReceiver {
+            addr,
+            inbox,
+            drops_done,
+            _threads: threads,
+        }
+    }
+
+    /// Waits until every message in `0..n` arrived at least once (or `timeout`).
+    pub fn wait_for_all(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let end = Instant::now() + timeout;
+        loop {
+            let got = self.inbox.messages.lock().unwrap().clone();
+            if missing(&got, n).is_empty() || Instant::now() >= end {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Malformed frames seen so far.
+    pub fn errors(&self) -> Vec<String> {
+        self.inbox.errors.lock().unwrap().clone()
+    }
+
+    /// Connections dropped on purpose so far.
+    pub fn drops(&self) -> usize {
+        self.drops_done.load(Ordering::SeqCst)
+    }
 }
