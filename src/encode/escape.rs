@@ -460,7 +460,9 @@ impl<'s> Pairs<'s> {
         value: &[u8],
         close: &[u8],
     ) -> Result<(), Full> {
-        self.whole_with(w, key, value.len(), close, |out| out.extend_from_slice(value))
+        self.whole_with(w, key, value.len(), close, |out| {
+            out.extend_from_slice(value)
+        })
     }
 
     /// Like [`Pairs::whole`], for a value of exactly `len` bytes that `write` appends.

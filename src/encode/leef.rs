@@ -290,8 +290,9 @@ mod tests {
         for ok in [b'^', b'\t', b'#', b'~', b';', b','] {
             assert_eq!(check_delimiter(ok), Ok(()), "{ok:#x}");
         }
-        for bad in [b'a', b'Z', b'7', b'=', b'\r', b'\n', 0, 0x1B, 0x7F, b' ', b'|', b'\\', 0xC3]
-        {
+        for bad in [
+            b'a', b'Z', b'7', b'=', b'\r', b'\n', 0, 0x1B, 0x7F, b' ', b'|', b'\\', 0xC3,
+        ] {
             assert!(check_delimiter(bad).is_err(), "{bad:#x}");
         }
         let err = LeefOptions {

@@ -215,12 +215,15 @@ impl ObjectEncoder {
                 f.pairs
                     .text(w, k.sensor_name, &self.rules, &self.sensor_name_text, close)?
             }
-            None => f.pairs.escaped(w, k.sensor_name, &self.sensor_name, close)?,
+            None => f
+                .pairs
+                .escaped(w, k.sensor_name, &self.sensor_name, close)?,
         }
         let clock = &mut self.clock;
-        f.pairs.whole_with(w, k.time, ALERT_TIME_LEN, close, |out| {
-            clock.write(alert.time_ms, out)
-        })?;
+        f.pairs
+            .whole_with(w, k.time, ALERT_TIME_LEN, close, |out| {
+                clock.write(alert.time_ms, out)
+            })?;
         f.text(w, k.title, Some(alert.title))?;
         f.text(w, k.message, alert.message)?;
         f.word(w, k.severity, alert.severity.name().as_bytes())?;

@@ -301,8 +301,9 @@ mod tests {
                 "{ok:?}"
             );
         }
-        for bad in ["", "   ", "a", "\t", ",\n", "\\", ": ", " - ", "/", "_", ".", "é", ",\u{85}"]
-        {
+        for bad in [
+            "", "   ", "a", "\t", ",\n", "\\", ": ", " - ", "/", "_", ".", "é", ",\u{85}",
+        ] {
             assert!(separator_key(bad).is_err(), "{bad:?}");
         }
         assert_eq!(separator_key("  ; "), Ok(b';'));
