@@ -135,9 +135,9 @@ pub struct ObjectEncoder {
     close: &'static [u8],
     separator: Vec<u8>,
     rules: Rules,
-    /// The configured sensor name: escaped for key/value, where every escape is two bytes and a
-    /// cut copy stays clean; kept as text for JSON, whose `\u00XX` escapes a cut could split,
-    /// and escaped per message there.
+    /// The configured sensor name (empty prints `N/A`): escaped for key/value, where every
+    /// escape is two bytes and a cut copy stays clean; kept as text for JSON, whose `\u00XX`
+    /// escapes a cut could split, and escaped per message there.
     sensor_name: Vec<u8>,
     sensor_name_text: String,
     clock: AlertClock,
@@ -147,11 +147,7 @@ impl ObjectEncoder {
     /// Prepares the keys, the separator and the value rules. A separator that fails
     /// [`ObjectOptions::validate`] does not stop the encoder: it becomes the default `; `.
     pub fn new(opts: &ObjectOptions, sensor: &SensorIdentity, clock: AlertClock) -> ObjectEncoder {
-        let name = if sensor.name.is_empty() {
-            "N/A"
-        } else {
-            sensor.name.as_str()
-        };
+        let name = sensor.name.as_str();
         let (keys, close, separator, rules) = match opts.style {
             ObjectStyle::KeyValue => {
                 let (sep, rules) = separator_rules(&opts.separator, DEFAULT_OBJECT_SEPARATOR);
@@ -211,13 +207,12 @@ impl ObjectEncoder {
 
         match alert_sensor_name(alert) {
             Some(name) => f.text(w, k.sensor_name, Some(name))?,
-            None if self.style == ObjectStyle::Json => {
-                f.pairs
-                    .text(w, k.sensor_name, &self.rules, &self.sensor_name_text, close)?
+            None if self.style == ObjectStyle::Json && !self.sensor_name_text.is_empty() => {
+                let name = &self.sensor_name_text;
+                f.pairs.text(w, k.sensor_name, &self.rules, name, close)?
             }
-            None => f
-                .pairs
-                .escaped(w, k.sensor_name, &self.sensor_name, close)?,
+            // Key/value, or JSON with no configured name (which prints `N/A`).
+            None => f.escaped(w, k.sensor_name, &self.sensor_name)?,
         }
         let clock = &mut self.clock;
         f.pairs

@@ -188,6 +188,19 @@ impl Labelled<'_> {
         }
     }
 
+    /// A value escaped at start-up, or `N/A` if empty.
+    pub(super) fn escaped(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), Full> {
+        if value.is_empty() {
+            return self.na(w, key);
+        }
+        self.pairs.escaped(w, key, value, self.close)
+    }
+
     fn na(&self, w: &mut BoundedWriter<'_>, key: &[u8]) -> Result<(), Full> {
         self.pairs.whole(w, key, b"N/A", self.close)
     }
@@ -204,7 +217,7 @@ pub struct TextEncoder {
     rules: Rules,
     /// `Microsoft Defender for IoT Alert: ` or the legacy spelling.
     title_label: &'static [u8],
-    /// The configured sensor name, escaped, or `N/A` if it is empty.
+    /// The configured sensor name, escaped (empty prints `N/A`).
     sensor_name: Vec<u8>,
 }
 
@@ -250,7 +263,7 @@ impl TextEncoder {
         const NAME: &[u8] = b"CyberX platform name: ";
         match alert_sensor_name(alert) {
             Some(name) => f.text(w, NAME, Some(name))?,
-            None => f.pairs.escaped(w, NAME, &self.sensor_name, b"")?,
+            None => f.escaped(w, NAME, &self.sensor_name)?,
         }
         f.text(w, self.title_label, Some(alert.title))?;
         f.engine(w, b"Type: ", alert)?;
@@ -272,11 +285,8 @@ impl TextEncoder {
     }
 }
 
-/// Escapes the configured sensor name at start-up; `N/A` when it is empty.
+/// Escapes the configured sensor name at start-up.
 pub(super) fn escape_name(rules: &Rules, name: &str) -> Vec<u8> {
-    if name.is_empty() {
-        return b"N/A".to_vec();
-    }
     let mut out = Vec::new();
     let mut w = BoundedWriter::new(&mut out, usize::MAX);
     // An unbounded writer cannot run out of room.
@@ -321,9 +331,8 @@ mod tests {
     }
 
     #[test]
-    fn empty_sensor_name_is_na() {
+    fn sensor_name_is_escaped() {
         let rules = Rules::labelled(b',');
-        assert_eq!(escape_name(&rules, ""), b"N/A");
         assert_eq!(escape_name(&rules, "a,b\\c\n"), b"a\\,b\\\\c\\n");
     }
 }
