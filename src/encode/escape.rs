@@ -23,13 +23,15 @@
 //
 // Most field text needs no escaping at all, so the scan is built to skip plain text quickly and
 // copy it with one `extend_from_slice`. The special bytes are: below 0x20, a backslash, the
-// separator (`|` or `=`), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64
+// rules' separator byte (`|` or `=` in CEF, the LEEF delimiter, the key of a text separator, `"`
+// in JSON), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64
 // the scan first skips 16-byte blocks holding none of them with SSE2 compares; the rest (and
 // everything on other targets) is read eight bytes at a time, asking with word-at-a-time bit
 // tricks whether the word holds a special byte. Only a block or word that does is looked at byte
 // by byte, through a 256-entry action table, which is the one definition of what to do with each
 // byte. 0xC2 also leads ordinary characters such as `©` or `°`; those cost a table lookup and are
-// copied.
+// copied. A backslash is a candidate even where the table copies it (LEEF values); it then costs
+// a table lookup too.
 //
 // JSON escapes are decoded on the fly with `RawStr::chunks`: text runs go through the scan, and
 // each decoded character is re-encoded into a 4-byte stack buffer and scanned the same way.
@@ -554,8 +556,7 @@ fn has_byte(w: u64, b: u8) -> bool {
 
 /// Position of the first byte of `bytes` whose table action is not [`COPY`], or `bytes.len()`.
 ///
-/// `sep` is the field's separator byte (`|` or `=`), the one special byte that differs between
-/// the two tables.
+/// `sep` is the rules' separator byte, the one special byte that differs between rule sets.
 fn find_special(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
@@ -741,6 +742,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn esc_with(rules: &Rules, s: &str) -> String {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, usize::MAX);
+        assert_eq!(w.text_with(rules, s), Ok(()));
+        String::from_utf8(out).expect("escaped output is UTF-8")
+    }
+
+    #[test]
+    fn leef_values_replace_the_delimiter_and_controls() {
+        let s = "a^b\tc\r\nd\u{0}e\u{7f}f\u{85}g|h=i\\j\u{a0}";
+        assert_eq!(
+            esc_with(&Rules::leef_value(b'^'), s),
+            "a b c  d e f g|h=i\\j\u{a0}"
+        );
+        assert_eq!(esc_with(&Rules::leef_value(b'\t'), "a^b\tc"), "a^b c");
+    }
+
+    #[test]
+    fn labelled_values_escape_the_key_backslash_and_line_breaks() {
+        let s = "a, b; c\\d\te\r\nf\u{1}g\u{9f}h";
+        let want = "a\\, b; c\\\\d\\te\\r\\nf g h";
+        assert_eq!(esc_with(&Rules::labelled(b','), s), want);
+        assert_eq!(esc_with(&Rules::labelled(b';'), "a, b; c"), "a, b\\; c");
+    }
+
+    #[test]
+    fn json_strings_keep_every_character() {
+        let s = "q\"b\\n\nr\rt\tz\u{0}e\u{1b}d\u{7f}c\u{85}\u{9f}x\u{a0}©/";
+        let want = r#"q\"b\\n\nr\rt\tz\u0000e\u001bd\u007fc\u0085\u009fx\u{a0}©/"#
+            .replace("\\u{a0}", "\u{a0}");
+        assert_eq!(esc_with(Rules::json(), s), want);
+    }
+
+    #[test]
+    fn json_cut_never_splits_a_hex_escape() {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, 6);
+        assert_eq!(w.text_with(Rules::json(), "ab\u{1}"), Err(Full));
+        assert_eq!(out, b"ab");
+    }
+
+    #[test]
+    fn pairs_separate_close_and_take_back() {
+        let rules = Rules::json();
+        let mut out = b"{".to_vec();
+        let mut w = BoundedWriter::new(&mut out, 22);
+        let pairs = Pairs::new(w.len(), b",");
+        assert_eq!(pairs.whole(&mut w, b"\"a\":\"", b"1", b"\""), Ok(()));
+        // Room for `,"b":"`, `xyz` and the closing quote, not for the `\u0001` after `xyz`.
+        assert_eq!(
+            pairs.text(&mut w, b"\"b\":\"", rules, "xyz\u{1}", b"\""),
+            Err(Full)
+        );
+        assert_eq!(out, br#"{"a":"1","b":"xyz""#);
+
+        // A key with no room for one value byte is taken back, separator and all.
+        let mut out = b"{".to_vec();
+        let mut w = BoundedWriter::new(&mut out, 14);
+        let pairs = Pairs::new(w.len(), b",");
+        assert_eq!(pairs.whole(&mut w, b"\"a\":\"", b"1", b"\""), Ok(()));
+        assert_eq!(
+            pairs.text(&mut w, b"\"b\":\"", rules, "xyz", b"\""),
+            Err(Full)
+        );
+        assert_eq!(out, br#"{"a":"1""#);
     }
 
     #[test]
