@@ -115,7 +115,8 @@ pub(super) fn separator_key(separator: &str) -> Result<u8, String> {
 pub(super) fn separator_rules(separator: &str, default: &str) -> (Vec<u8>, Rules) {
     let (separator, key) = match separator_key(separator) {
         Ok(key) => (separator, key),
-        Err(_) => (default, default.trim_start().as_bytes()[0]),
+        // The defaults are constants that pass the check; `,` only guards against an edit.
+        Err(_) => (default, separator_key(default).unwrap_or(b',')),
     };
     (separator.as_bytes().to_vec(), Rules::labelled(key))
 }
