@@ -95,6 +95,38 @@ pub enum ActionKind {
     Cef,
     /// CEF for RSA NetWitness: CyberX header plus the standard keys NetWitness maps.
     NetWitness,
+    /// LEEF 1.0 or 2.0 (sensor "Syslog server, LEEF format"; QRadar).
+    Leef,
+    /// Labelled text (sensor "Syslog server, text message").
+    Text,
+    /// Labelled object fields (sensor "Syslog server, object message").
+    Object,
+}
+
+impl ActionKind {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Cef => "cef",
+            ActionKind::NetWitness => "netwitness",
+            ActionKind::Leef => "leef",
+            ActionKind::Text => "text",
+            ActionKind::Object => "object",
+        }
+    }
+}
+
+/// Options of the formats that have more than the CEF header overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormatOptions {
+    /// CEF (either flavor): only the header overrides of [`ActionConfig`].
+    Cef,
+    /// LEEF version, delimiter and header strings.
+    Leef(crate::encode::leef::LeefOptions),
+    /// Text separator and label set.
+    Text(crate::encode::text::TextOptions),
+    /// Object style and separator.
+    Object(crate::encode::object::ObjectOptions),
 }
 
 /// How an action reaches its receiver.
@@ -165,15 +197,14 @@ pub struct ActionConfig {
     pub event_class: Option<String>,
     /// TLS settings, for `transport = "tls"`.
     pub tls: Option<crate::send::TlsOptions>,
+    /// Format-specific options.
+    pub format: FormatOptions,
 }
 
 impl ActionConfig {
     /// A short name for logs and the summary, such as `netwitness tcp://127.0.0.1:514`.
     pub fn describe(&self) -> String {
-        let kind = match self.kind {
-            ActionKind::Cef => "cef",
-            ActionKind::NetWitness => "netwitness",
-        };
+        let kind = self.kind.name();
         match self.transport {
             TransportKind::Stdout => format!("{kind} stdout"),
             TransportKind::Udp => format!("{kind} udp://{}:{}", self.host, self.port),
@@ -517,6 +548,11 @@ struct RawAction {
     key_passphrase_file: Option<String>,
     verify: Option<Spanned<String>>,
     server_name: Option<String>,
+    leef_version: Option<Spanned<String>>,
+    delimiter: Option<Spanned<String>>,
+    separator: Option<Spanned<String>>,
+    legacy_labels: Option<bool>,
+    style: Option<Spanned<String>>,
 }
 
 impl RawConfig {
@@ -694,6 +730,15 @@ fn instant(
             let msg = format!("{text:?} is not a date-time (2026-12-24T18:00:00): {e}");
             cx.err(value.span(), key.to_owned(), msg)
         })
+}
+
+/// A LEEF 2.0 delimiter: one ASCII character, or TAB spelled `x09`, `0x09` or `tab`.
+fn leef_delimiter(text: &str) -> Option<u8> {
+    match text {
+        "x09" | "0x09" | "tab" | "\t" => Some(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => text.bytes().next(),
+        _ => None,
+    }
 }
 
 /// `HH:MM` as minutes after midnight.
@@ -946,8 +991,13 @@ impl RawAction {
         let kind = match self.kind.get_ref().as_str() {
             "cef" => ActionKind::Cef,
             "netwitness" => ActionKind::NetWitness,
+            "leef" => ActionKind::Leef,
+            "text" => ActionKind::Text,
+            "object" => ActionKind::Object,
             other => {
-                let msg = format!("unknown action kind {other:?}; expected cef or netwitness");
+                let msg = format!(
+                    "unknown action kind {other:?}; expected cef, netwitness, leef, text or object"
+                );
                 return Err(cx.err(self.kind.span(), key("kind"), msg));
             }
         };
@@ -1083,6 +1133,7 @@ impl RawAction {
         };
 
         let tls = self.tls(cx, &key, span.clone(), transport, &host)?;
+        let format = self.format(cx, &key, kind)?;
 
         let default_max = match transport {
             TransportKind::Udp => 2048,
@@ -1123,7 +1174,136 @@ impl RawAction {
             version: self.version,
             event_class: self.event_class,
             tls,
+            format,
         })
+    }
+
+    /// The format-specific keys, which only their format accepts.
+    fn format(
+        &self,
+        cx: &Cx<'_>,
+        key: &dyn Fn(&str) -> String,
+        kind: ActionKind,
+    ) -> Result<FormatOptions, ConfigError> {
+        use crate::encode::leef::{LeefOptions, LeefVersion};
+        use crate::encode::object::{ObjectOptions, ObjectStyle};
+        use crate::encode::text::TextOptions;
+
+        let misplaced = |name: &str, span: std::ops::Range<usize>, wants: &str| {
+            let msg = format!("`{name}` applies to kind = {wants} only");
+            Err(cx.err(span, key(name), msg))
+        };
+        let is = |k: &[ActionKind]| k.contains(&kind);
+        if let (Some(v), false) = (&self.leef_version, is(&[ActionKind::Leef])) {
+            return misplaced("leef_version", v.span(), "\"leef\"");
+        }
+        if let (Some(v), false) = (&self.delimiter, is(&[ActionKind::Leef])) {
+            return misplaced("delimiter", v.span(), "\"leef\"");
+        }
+        if let (Some(v), false) = (&self.separator, is(&[ActionKind::Text, ActionKind::Object])) {
+            return misplaced("separator", v.span(), "\"text\" or \"object\"");
+        }
+        if let (Some(v), false) = (&self.style, is(&[ActionKind::Object])) {
+            return misplaced("style", v.span(), "\"object\"");
+        }
+        if self.legacy_labels.is_some() && !is(&[ActionKind::Text]) {
+            return Err(cx.err(
+                self.kind.span(),
+                key("legacy_labels"),
+                "`legacy_labels` applies to kind = \"text\" only".into(),
+            ));
+        }
+        let checked = |result: Result<(), String>, k: &str, span: std::ops::Range<usize>| {
+            result.map_err(|m| cx.err(span, key(k), m))
+        };
+
+        let options = match kind {
+            ActionKind::Cef | ActionKind::NetWitness => FormatOptions::Cef,
+            ActionKind::Leef => {
+                let version = match (&self.leef_version, &self.delimiter) {
+                    (None, None) => LeefVersion::V1,
+                    (Some(v), None) if v.get_ref() == "1.0" => LeefVersion::V1,
+                    (Some(v), Some(d)) if v.get_ref() == "1.0" => {
+                        let msg = "LEEF 1.0 always separates with TAB; use leef_version = \"2.0\"";
+                        return Err(cx.err(d.span(), key("delimiter"), msg.to_owned()));
+                    }
+                    (Some(v), d) if v.get_ref() == "2.0" => {
+                        let delimiter = match d {
+                            None => b'\t',
+                            Some(d) => leef_delimiter(d.get_ref()).ok_or_else(|| {
+                                let msg = format!(
+                                    "{:?} is not one character, `x09`/`0x09` or `tab`",
+                                    d.get_ref()
+                                );
+                                cx.err(d.span(), key("delimiter"), msg)
+                            })?,
+                        };
+                        LeefVersion::V2 { delimiter }
+                    }
+                    (Some(v), _) => {
+                        let msg = format!(
+                            "unknown LEEF version {:?}; expected 1.0 or 2.0",
+                            v.get_ref()
+                        );
+                        return Err(cx.err(v.span(), key("leef_version"), msg));
+                    }
+                    (None, Some(d)) => {
+                        let msg = "a delimiter needs leef_version = \"2.0\"".to_owned();
+                        return Err(cx.err(d.span(), key("delimiter"), msg));
+                    }
+                };
+                let options = LeefOptions {
+                    version,
+                    vendor: self.vendor.clone(),
+                    product: self.product.clone(),
+                    product_version: self.version.clone(),
+                    event_id: self.event_class.clone(),
+                };
+                let span = self
+                    .delimiter
+                    .as_ref()
+                    .map_or(self.kind.span(), |d| d.span());
+                checked(options.validate(), "delimiter", span)?;
+                FormatOptions::Leef(options)
+            }
+            ActionKind::Text => {
+                let mut options = TextOptions::default();
+                if let Some(sep) = &self.separator {
+                    options.separator = sep.get_ref().clone();
+                }
+                options.legacy_labels = self.legacy_labels.unwrap_or(false);
+                let span = self
+                    .separator
+                    .as_ref()
+                    .map_or(self.kind.span(), |d| d.span());
+                checked(options.validate(), "separator", span)?;
+                FormatOptions::Text(options)
+            }
+            ActionKind::Object => {
+                let mut options = ObjectOptions::default();
+                if let Some(style) = &self.style {
+                    options.style = match style.get_ref().as_str() {
+                        "key-value" => ObjectStyle::KeyValue,
+                        "json" => ObjectStyle::Json,
+                        other => {
+                            let msg =
+                                format!("unknown style {other:?}; expected key-value or json");
+                            return Err(cx.err(style.span(), key("style"), msg));
+                        }
+                    };
+                }
+                if let Some(sep) = &self.separator {
+                    options.separator = sep.get_ref().clone();
+                }
+                let span = self
+                    .separator
+                    .as_ref()
+                    .map_or(self.kind.span(), |d| d.span());
+                checked(options.validate(), "separator", span)?;
+                FormatOptions::Object(options)
+            }
+        };
+        Ok(options)
     }
 
     /// The TLS settings, checked now (files readable, PEM valid, key decryptable) so that a bad

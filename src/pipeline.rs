@@ -16,12 +16,16 @@ use std::time::{Duration, Instant};
 
 use crate::alert::{Alert, SensorIdentity};
 use crate::config::{
-    ActionConfig, ActionKind, Config, FramingKind, HeaderKind, PipelineConfig, TransportKind,
+    ActionConfig, ActionKind, Config, FormatOptions, FramingKind, HeaderKind, PipelineConfig,
+    TransportKind,
 };
 use crate::deadletter::{DeadLetter, Location};
 use crate::encode::Encoded;
 use crate::encode::cef::{CefEncoder, CefFlavor, CefOptions};
+use crate::encode::leef::LeefEncoder;
+use crate::encode::object::ObjectEncoder;
 use crate::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
+use crate::encode::text::TextEncoder;
 use crate::encode::time::{AlertClock, parse_timezone};
 use crate::exclusions::Exclusions;
 use crate::parse::{ParseError, RejectReason, parse_alert};
@@ -33,12 +37,21 @@ use crate::stats::PipelineStats;
 pub(crate) enum Format {
     /// CEF, in either flavor.
     Cef(CefEncoder),
+    /// LEEF 1.0 or 2.0.
+    Leef(LeefEncoder),
+    /// Labelled text.
+    Text(TextEncoder),
+    /// Labelled object fields, as key-value pairs or JSON.
+    Object(ObjectEncoder),
 }
 
 impl Format {
     fn encode(&mut self, alert: &Alert<'_>, out: &mut Vec<u8>, limit: usize) -> Encoded {
         match self {
             Format::Cef(e) => e.encode(alert, out, limit),
+            Format::Leef(e) => e.encode(alert, out, limit),
+            Format::Text(e) => e.encode(alert, out, limit),
+            Format::Object(e) => e.encode(alert, out, limit),
         }
     }
 }
@@ -163,18 +176,27 @@ pub(crate) fn build_action(
 ) -> Result<Action, BuildError> {
     let tz = parse_timezone(&ac.timezone)
         .map_err(|e| BuildError::Conflict(format!("time zone {:?}: {e}", ac.timezone)))?;
-    let flavor = match ac.kind {
-        ActionKind::Cef => CefFlavor::Microsoft,
-        ActionKind::NetWitness => CefFlavor::NetWitness,
+    let clock = AlertClock::new(tz);
+    let format = match (&ac.format, ac.kind) {
+        (FormatOptions::Leef(o), _) => Format::Leef(LeefEncoder::new(o, sensor, clock)),
+        (FormatOptions::Text(o), _) => Format::Text(TextEncoder::new(o, sensor, clock)),
+        (FormatOptions::Object(o), _) => Format::Object(ObjectEncoder::new(o, sensor, clock)),
+        (FormatOptions::Cef, kind) => {
+            let flavor = if kind == ActionKind::NetWitness {
+                CefFlavor::NetWitness
+            } else {
+                CefFlavor::Microsoft
+            };
+            let options = CefOptions {
+                flavor,
+                vendor: ac.vendor.clone(),
+                product: ac.product.clone(),
+                version: ac.version.clone(),
+                event_class: ac.event_class.clone(),
+            };
+            Format::Cef(CefEncoder::new(&options, sensor, clock))
+        }
     };
-    let options = CefOptions {
-        flavor,
-        vendor: ac.vendor.clone(),
-        product: ac.product.clone(),
-        version: ac.version.clone(),
-        event_class: ac.event_class.clone(),
-    };
-    let format = Format::Cef(CefEncoder::new(&options, sensor, AlertClock::new(tz)));
 
     let header = SyslogHeader::new(&HeaderOptions {
         style: match ac.header {

@@ -430,3 +430,55 @@ fn connect_retry(addr: SocketAddr) -> std::net::TcpStream {
     }
     panic!("otrelay did not listen on {addr}");
 }
+
+#[test]
+fn test_message_works_for_every_format() {
+    let dir = scratch("testmsg-formats");
+    let tcp = TcpReceiver::start(Framing::OctetCounting);
+    let udp = UdpReceiver::start();
+    let mut actions = String::new();
+    for (kind, extra) in [
+        ("cef", ""),
+        ("netwitness", ""),
+        ("leef", "leef_version = \"2.0\"\ndelimiter = \"^\""),
+        ("text", ""),
+        ("object", "style = \"json\""),
+    ] {
+        actions.push_str(&action(
+            kind,
+            "tcp",
+            tcp.addr,
+            &format!("framing = \"octet-counting\"\n{extra}"),
+        ));
+        actions.push_str(&action(kind, "udp", udp.addr, extra));
+    }
+    let config = write_config(&dir, &format!("[[rule]]\nname = \"all\"\n{actions}"));
+    let out = otrelay(&[
+        "test-message",
+        "--config",
+        config.to_str().unwrap(),
+        "--rule",
+        "all",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches(": sent").count(), 10, "{err}");
+
+    for got in [tcp.wait_for(5, WAIT), udp.wait_for(5, WAIT)] {
+        let text: Vec<String> = got
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        assert_eq!(text.len(), 5);
+        assert!(
+            text.iter().all(|m| m.contains("otrelay test message")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|m| m.contains("LEEF:2.0|")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|m| m.contains("\"Alert title\":\"otrelay test message\"")),
+            "{text:?}"
+        );
+    }
+}

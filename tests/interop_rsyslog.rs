@@ -39,7 +39,7 @@ fn start_rsyslog(dir: &Path, udp: u16, tcp: &[u16]) -> Rsyslog {
     std::fs::write(
         &conf,
         format!(
-            r#"global(workDirectory="{dir}" maxMessageSize="64k")
+            r#"global(workDirectory="{dir}" maxMessageSize="64k" parser.escapeControlCharacterTab="off")
 module(load="imudp")
 module(load="imtcp")
 template(name="fields" type="string" string="%pri%\t%hostname%\t%rawmsg%\n")
@@ -99,6 +99,13 @@ fn otrelay_run(config: &Path) -> std::process::Output {
 /// The CEF part of a syslog line (from `CEF:` on).
 fn body(line: &str) -> &str {
     &line[line.find("CEF:0|").unwrap()..]
+}
+
+/// The message after an RFC 3164 header `<9>Mmm dd HH:MM:SS sensor-plant-01 `.
+fn after_header(line: &str) -> &str {
+    let host = " sensor-plant-01 ";
+    let at = line[15..].find(host).unwrap() + 15 + host.len();
+    &line[at..]
 }
 
 #[test]
@@ -218,5 +225,93 @@ fn rsyslog_receives_udp_tcp_and_octet_counted_cef_intact() {
             .or_default() += 1;
     }
     assert_eq!(got.values().sum::<usize>(), 3 * n, "messages rsyslog wrote");
+    assert_eq!(got, want);
+}
+
+#[test]
+fn rsyslog_receives_leef_text_and_object_intact() {
+    if rsyslogd().is_none() {
+        if std::env::var_os("OTRELAY_SKIP_INTEROP").is_some() {
+            return;
+        }
+        panic!("rsyslogd is not installed: apt-get install -y rsyslog (or OTRELAY_SKIP_INTEROP=1)");
+    }
+    let dir = std::env::temp_dir().join(format!("otrelay-rsyslog-fmt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("alerts.jsonl");
+    std::fs::write(&input, include_str!("../examples/alerts.jsonl")).unwrap();
+    let n = 9;
+
+    let formats = [
+        ("leef", ""),
+        ("leef", "leef_version = \"2.0\"\ndelimiter = \"^\""),
+        ("text", ""),
+        ("object", ""),
+        ("object", "style = \"json\""),
+    ];
+    let header = format!(
+        "dead_letter = \"{}\"\n[sensor]\nname = \"sensor-plant-01\"\n[[source]]\nkind = \"file\"\npath = \"{}\"\n[[rule]]\nname = \"all\"\n",
+        dir.join("dl.log").display(),
+        input.display()
+    );
+
+    // What otrelay writes, from a stdout run of the same actions.
+    let mut stdout_actions = String::new();
+    for (kind, extra) in formats {
+        stdout_actions.push_str(&format!(
+            "[[rule.action]]\nkind = \"{kind}\"\ntransport = \"stdout\"\ntimezone = \"Europe/Moscow\"\n{extra}\n"
+        ));
+    }
+    let expect_conf = dir.join("expect.toml");
+    std::fs::write(&expect_conf, format!("{header}{stdout_actions}")).unwrap();
+    let expected = otrelay_run(&expect_conf);
+    let mut want: HashMap<String, usize> = HashMap::new();
+    for line in String::from_utf8(expected.stdout).unwrap().lines() {
+        *want.entry(after_header(line).to_owned()).or_default() += 1;
+    }
+    assert_eq!(want.values().sum::<usize>(), formats.len() * n);
+    assert!(
+        want.keys()
+            .any(|k| k.starts_with("LEEF:1.0|") && k.contains('\t'))
+    );
+
+    // The same actions over UDP (LEEF) and TCP (text, object) to rsyslog.
+    let udp = util::free_port().port();
+    let tcp = util::free_port().port();
+    let rsyslog = start_rsyslog(&dir, udp, &[tcp]);
+    wait_listening(tcp);
+    let mut actions = String::new();
+    for (kind, extra) in formats {
+        let (port, transport) = if kind == "leef" {
+            (udp, "udp")
+        } else {
+            (tcp, "tcp")
+        };
+        actions.push_str(&format!(
+            "[[rule.action]]\nkind = \"{kind}\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             transport = \"{transport}\"\ntimezone = \"Europe/Moscow\"\n{extra}\n"
+        ));
+    }
+    let conf = dir.join("otrelay.toml");
+    std::fs::write(&conf, format!("{header}{actions}")).unwrap();
+    otrelay_run(&conf);
+
+    let end = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = std::fs::read_to_string(&rsyslog.out).unwrap_or_default();
+        if text.lines().count() >= formats.len() * n || Instant::now() > end {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut got: HashMap<String, usize> = HashMap::new();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, '\t');
+        assert_eq!(fields.next(), Some("9"), "{line}");
+        assert_eq!(fields.next(), Some("sensor-plant-01"), "{line}");
+        *got.entry(after_header(fields.next().unwrap()).to_owned())
+            .or_default() += 1;
+    }
     assert_eq!(got, want);
 }

@@ -328,8 +328,9 @@ enum AddressKind {
     Neither,
 }
 
-/// An address field decoded into a stack buffer and classified.
-struct Address {
+/// An address field decoded into a stack buffer and classified (shared with the LEEF, text and
+/// object encoders, so that every format reads addresses alike).
+pub(super) struct Address {
     buf: [u8; ADDRESS_MAX],
     len: usize,
     kind: AddressKind,
@@ -337,7 +338,7 @@ struct Address {
 
 impl Address {
     /// Decodes `value` (absent, too long or anything but an IP or MAC gives `Neither`).
-    fn classify(value: Option<RawStr<'_>>) -> Address {
+    pub(super) fn classify(value: Option<RawStr<'_>>) -> Address {
         let mut addr = Address {
             buf: [0; ADDRESS_MAX],
             len: 0,
@@ -362,14 +363,14 @@ impl Address {
         addr
     }
 
-    fn ip(&self) -> &[u8] {
+    pub(super) fn ip(&self) -> &[u8] {
         match self.kind {
             AddressKind::Ip => &self.buf[..self.len],
             _ => &[],
         }
     }
 
-    fn mac(&self) -> &[u8] {
+    pub(super) fn mac(&self) -> &[u8] {
         match self.kind {
             AddressKind::Mac => &self.buf[..self.len],
             _ => &[],

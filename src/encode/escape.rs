@@ -1,4 +1,5 @@
-//! CEF escaping into a bounded output buffer.
+//! Escaping into a bounded output buffer: CEF, and the value rules of the LEEF, text and object
+//! formats.
 //!
 //! Pipeline position: called by the encoders on the pipeline thread, once per field of every
 //! alert. Nothing here allocates: bytes go straight into the caller's batch buffer, and a
@@ -12,18 +13,25 @@
 //!   control byte reaches the wire and no field or syslog message can be injected;
 //! - a cut happens on a UTF-8 character boundary and never splits an escape sequence, so the
 //!   output never ends in a dangling `\`.
+//!
+//! The other formats get their value rules from [`Rules`], built once when their encoder is
+//! built: LEEF values ([`Rules::leef_value`]), labelled text values ([`Rules::labelled`]) and
+//! JSON strings ([`Rules::json`]). [`Pairs`] writes the separator, key and value of one field and
+//! takes a field back when its value did not fit at all.
 
 // How the scan works
 //
 // Most field text needs no escaping at all, so the scan is built to skip plain text quickly and
 // copy it with one `extend_from_slice`. The special bytes are: below 0x20, a backslash, the
-// separator (`|` or `=`), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64
+// rules' separator byte (`|` or `=` in CEF, the LEEF delimiter, the key of a text separator, `"`
+// in JSON), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64
 // the scan first skips 16-byte blocks holding none of them with SSE2 compares; the rest (and
 // everything on other targets) is read eight bytes at a time, asking with word-at-a-time bit
 // tricks whether the word holds a special byte. Only a block or word that does is looked at byte
 // by byte, through a 256-entry action table, which is the one definition of what to do with each
 // byte. 0xC2 also leads ordinary characters such as `©` or `°`; those cost a table lookup and are
-// copied.
+// copied. A backslash is a candidate even where the table copies it (LEEF values); it then costs
+// a table lookup too.
 //
 // JSON escapes are decoded on the fly with `RawStr::chunks`: text runs go through the scan, and
 // each decoded character is re-encoded into a 4-byte stack buffer and scanned the same way.
@@ -61,8 +69,14 @@ const BACKSLASH: u8 = 2;
 const NEWLINE: u8 = 3;
 /// Write `\r`.
 const RETURN: u8 = 4;
-/// 0xC2: a C1 control follows when the next byte is 0x80..=0x9F.
+/// 0xC2: a C1 control follows when the next byte is 0x80..=0x9F; it becomes one space.
 const C1_LEAD: u8 = 5;
+/// Write `\t`.
+const TAB: u8 = 6;
+/// Write `\u00XX` with the byte in hex (JSON).
+const HEX: u8 = 7;
+/// 0xC2 in JSON: a following C1 control becomes `\u00XX`.
+const C1_HEX: u8 = 8;
 
 /// Builds the action table for one field kind at compile time.
 const fn table(field: Field) -> [u8; 256] {
@@ -86,8 +100,111 @@ const fn table(field: Field) -> [u8; 256] {
     t
 }
 
-static HEADER_TABLE: [u8; 256] = table(Field::Header);
-static EXTENSION_TABLE: [u8; 256] = table(Field::Extension);
+static HEADER_RULES: Rules = Rules {
+    table: table(Field::Header),
+    sep: b'|',
+};
+static EXTENSION_RULES: Rules = Rules {
+    table: table(Field::Extension),
+    sep: b'=',
+};
+static JSON_RULES: Rules = Rules::json_rules();
+
+/// How the values of one format are escaped: an action per byte value, and the one byte beyond
+/// the common set (controls, `\`, DEL, 0xC2) that the fast scan must stop at.
+///
+/// Invariant, relied on by the fast scan: every byte whose action is not a plain copy is below
+/// 0x20, `\`, DEL, 0xC2 or `sep`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    table: [u8; 256],
+    sep: u8,
+}
+
+impl Rules {
+    /// LEEF attribute values: the delimiter and every control character (TAB, CR and LF
+    /// included) become one space; nothing is backslash-escaped, because LEEF receivers do not
+    /// unescape attribute values.
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is not ASCII (a delimiter inside a UTF-8 sequence could not be replaced
+    /// without breaking the character); options are validated before this is called.
+    pub fn leef_value(delimiter: u8) -> Rules {
+        assert!(delimiter.is_ascii(), "LEEF delimiter must be ASCII");
+        let mut table = controls_to_spaces();
+        table[usize::from(delimiter)] = SPACE;
+        Rules {
+            table,
+            sep: delimiter,
+        }
+    }
+
+    /// Values of `Label: value` text: `\` → `\\`, `key` → `\key`, LF → `\n`, CR → `\r`,
+    /// TAB → `\t`, every other control character → one space.
+    ///
+    /// `key` is the first non-space byte of the pair separator; escaping it is enough to keep
+    /// the whole separator out of every value (see `text.rs`).
+    ///
+    /// # Panics
+    ///
+    /// If `key` is not ASCII punctuation or is `\`; options are validated before this is
+    /// called.
+    pub fn labelled(key: u8) -> Rules {
+        assert!(
+            key.is_ascii_punctuation() && key != b'\\',
+            "separator key must be ASCII punctuation other than a backslash"
+        );
+        let mut table = controls_to_spaces();
+        table[usize::from(b'\\')] = BACKSLASH;
+        table[usize::from(key)] = BACKSLASH;
+        table[usize::from(b'\n')] = NEWLINE;
+        table[usize::from(b'\r')] = RETURN;
+        table[usize::from(b'\t')] = TAB;
+        Rules { table, sep: key }
+    }
+
+    /// The contents of a JSON string (RFC 8259): `"` and `\` are backslash-escaped, LF, CR and
+    /// TAB become `\n`, `\r`, `\t`, and every other control character (C0, DEL, C1) becomes
+    /// `\u00XX`, so a JSON reader gets every character back and no raw control byte is written.
+    pub fn json() -> &'static Rules {
+        &JSON_RULES
+    }
+
+    const fn json_rules() -> Rules {
+        let mut table = [COPY; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            table[b] = HEX;
+            b += 1;
+        }
+        table[0x7F] = HEX;
+        table[0xC2] = C1_HEX;
+        table[b'"' as usize] = BACKSLASH;
+        table[b'\\' as usize] = BACKSLASH;
+        table[b'\n' as usize] = NEWLINE;
+        table[b'\r' as usize] = RETURN;
+        table[b'\t' as usize] = TAB;
+        Rules { table, sep: b'"' }
+    }
+
+    /// The rules CEF uses for `field`.
+    pub fn cef(field: Field) -> &'static Rules {
+        match field {
+            Field::Header => &HEADER_RULES,
+            Field::Extension => &EXTENSION_RULES,
+        }
+    }
+}
+
+/// A table that copies everything but control characters (C0, DEL, C1), which become spaces.
+fn controls_to_spaces() -> [u8; 256] {
+    let mut t = [COPY; 256];
+    t[..0x20].fill(SPACE);
+    t[0x7F] = SPACE;
+    t[0xC2] = C1_LEAD;
+    t
+}
 
 /// Appends to a `Vec<u8>` without ever letting it grow past a fixed end.
 ///
@@ -179,33 +296,38 @@ impl<'o> BoundedWriter<'o> {
 
     /// Escapes a decoded string for `field`.
     pub fn text(&mut self, field: Field, s: &str) -> Result<(), Full> {
-        self.scan(table_for(field), s.as_bytes())
+        self.text_with(Rules::cef(field), s)
     }
 
     /// Decodes the JSON escapes of `s` and escapes the result for `field`, in one pass.
     pub fn raw(&mut self, field: Field, s: RawStr<'_>) -> Result<(), Full> {
-        let table = table_for(field);
+        self.raw_with(Rules::cef(field), s)
+    }
+
+    /// Escapes a decoded string by `rules`.
+    pub fn text_with(&mut self, rules: &Rules, s: &str) -> Result<(), Full> {
+        self.scan(rules, s.as_bytes())
+    }
+
+    /// Decodes the JSON escapes of `s` and escapes the result by `rules`, in one pass.
+    pub fn raw_with(&mut self, rules: &Rules, s: RawStr<'_>) -> Result<(), Full> {
         if !s.is_escaped() {
-            return self.scan(table, s.raw());
+            return self.scan(rules, s.raw());
         }
 
         let mut buf = [0u8; 4];
         for chunk in s.chunks() {
             match chunk {
-                Chunk::Text(t) => self.scan(table, t.as_bytes())?,
-                Chunk::Char(c) => self.scan(table, c.encode_utf8(&mut buf).as_bytes())?,
+                Chunk::Text(t) => self.scan(rules, t.as_bytes())?,
+                Chunk::Char(c) => self.scan(rules, c.encode_utf8(&mut buf).as_bytes())?,
             }
         }
         Ok(())
     }
 
-    /// Copies plain runs and rewrites special bytes according to `table`.
-    fn scan(&mut self, table: &[u8; 256], mut rest: &[u8]) -> Result<(), Full> {
-        let sep = if table[usize::from(b'|')] == COPY {
-            b'='
-        } else {
-            b'|'
-        };
+    /// Copies plain runs and rewrites special bytes according to `rules`.
+    fn scan(&mut self, rules: &Rules, mut rest: &[u8]) -> Result<(), Full> {
+        let (table, sep) = (&rules.table, rules.sep);
         loop {
             let plain = find_special(table, sep, rest);
             self.run(&rest[..plain])?;
@@ -219,6 +341,20 @@ impl<'o> BoundedWriter<'o> {
                 BACKSLASH => self.whole(&[b'\\', b])?,
                 NEWLINE => self.whole(b"\\n")?,
                 RETURN => self.whole(b"\\r")?,
+                TAB => self.whole(b"\\t")?,
+                HEX => self.whole(&hex_escape(b))?,
+                C1_HEX => match rest.first() {
+                    // The code point of a C1 control equals its continuation byte.
+                    Some(&next) if (0x80..=0x9F).contains(&next) => {
+                        self.whole(&hex_escape(next))?;
+                        rest = &rest[1..];
+                    }
+                    Some(&next) if (0xA0..=0xBF).contains(&next) => {
+                        self.whole(&[b, next])?;
+                        rest = &rest[1..];
+                    }
+                    _ => self.whole(b"\\ufffd")?,
+                },
                 _ => {
                     // 0xC2: either a C1 control (one space) or an ordinary two-byte character.
                     // Anything else would be broken UTF-8, which the field invariants exclude;
@@ -252,11 +388,145 @@ impl<'o> BoundedWriter<'o> {
     }
 }
 
-fn table_for(field: Field) -> &'static [u8; 256] {
-    match field {
-        Field::Header => &HEADER_TABLE,
-        Field::Extension => &EXTENSION_TABLE,
+/// Writes the fields of a message body as `separator key value close`, the first without its
+/// separator, taking a field back when not one byte of its value fit.
+///
+/// `key` is everything before the value (`cat=`, `Alert group: `, `"alert_group":"`) and
+/// `close` everything after it (`"` for JSON, else nothing). Room for `close` is kept while the
+/// value is written, so a cut value is still closed.
+pub struct Pairs<'s> {
+    /// Buffer position where the first field starts.
+    start: usize,
+    separator: &'s [u8],
+}
+
+impl<'s> Pairs<'s> {
+    /// Fields start at `start` (the current length of the buffer, after any header) and are
+    /// separated by `separator`.
+    pub fn new(start: usize, separator: &'s [u8]) -> Pairs<'s> {
+        Pairs { start, separator }
     }
+
+    /// The separator as it must be written at the current position.
+    fn lead(&self, w: &BoundedWriter<'_>) -> &'s [u8] {
+        if w.len() == self.start {
+            &[]
+        } else {
+            self.separator
+        }
+    }
+
+    /// A decoded-on-the-fly alert value escaped by `rules`, cut cleanly if it does not fit.
+    pub fn raw(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        rules: &Rules,
+        value: RawStr<'_>,
+        close: &[u8],
+    ) -> Result<(), Full> {
+        self.cut(w, key, close, |w| w.raw_with(rules, value))
+    }
+
+    /// A configured string escaped by `rules` per message, cut cleanly if it does not fit; for
+    /// values whose escapes are longer than two bytes, where [`BoundedWriter::escaped`] could
+    /// not cut a prepared copy.
+    pub fn text(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        rules: &Rules,
+        value: &str,
+        close: &[u8],
+    ) -> Result<(), Full> {
+        self.cut(w, key, close, |w| w.text_with(rules, value))
+    }
+
+    /// A value escaped at start-up with two-byte escapes only, cut cleanly if it does not fit.
+    pub fn escaped(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        value: &[u8],
+        close: &[u8],
+    ) -> Result<(), Full> {
+        self.cut(w, key, close, |w| w.escaped(value))
+    }
+
+    /// A structured value that needs no escaping (time, address, number, fixed word), written
+    /// whole with its key or not at all.
+    pub fn whole(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        value: &[u8],
+        close: &[u8],
+    ) -> Result<(), Full> {
+        self.whole_with(w, key, value.len(), close, |out| {
+            out.extend_from_slice(value)
+        })
+    }
+
+    /// Like [`Pairs::whole`], for a value of exactly `len` bytes that `write` appends.
+    pub fn whole_with(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        len: usize,
+        close: &[u8],
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), Full> {
+        let lead = self.lead(w);
+        let out = w.reserve(lead.len() + key.len() + len + close.len())?;
+        out.extend_from_slice(lead);
+        out.extend_from_slice(key);
+        write(out);
+        out.extend_from_slice(close);
+        Ok(())
+    }
+
+    /// Writes separator and key whole, then the value by `value`, keeping room for `close`.
+    fn cut(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        close: &[u8],
+        value: impl FnOnce(&mut BoundedWriter<'_>) -> Result<(), Full>,
+    ) -> Result<(), Full> {
+        let lead = self.lead(w);
+        let mark = w.len();
+        let end = w.end();
+        w.set_end(end.saturating_sub(close.len()));
+
+        let written = w.reserve(lead.len() + key.len()).map(|out| {
+            out.extend_from_slice(lead);
+            out.extend_from_slice(key);
+        });
+        let written = written.and_then(|()| value(w));
+        w.set_end(end);
+
+        // A field with no byte of its value would read as an empty value: take it back.
+        if written.is_err() && w.len() <= mark + lead.len() + key.len() {
+            w.rollback(mark);
+            return written;
+        }
+        // The room kept above guarantees that `close` fits.
+        w.whole(close)?;
+        written
+    }
+}
+
+/// `\u00XX` for a byte below 0x100 (JSON's escape for a control character).
+fn hex_escape(b: u8) -> [u8; 6] {
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+    [
+        b'\\',
+        b'u',
+        b'0',
+        b'0',
+        HEX_DIGITS[usize::from(b >> 4)],
+        HEX_DIGITS[usize::from(b & 0xF)],
+    ]
 }
 
 /// The largest position `<= at` that does not fall inside a UTF-8 sequence of `bytes`.
@@ -286,8 +556,7 @@ fn has_byte(w: u64, b: u8) -> bool {
 
 /// Position of the first byte of `bytes` whose table action is not [`COPY`], or `bytes.len()`.
 ///
-/// `sep` is the field's separator byte (`|` or `=`), the one special byte that differs between
-/// the two tables.
+/// `sep` is the rules' separator byte, the one special byte that differs between rule sets.
 fn find_special(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
@@ -449,7 +718,17 @@ mod tests {
     #[test]
     fn fast_scans_agree_with_the_table() {
         // Every byte value at every position of a 40-byte plain run, for both tables.
-        for (table, sep) in [(&HEADER_TABLE, b'|'), (&EXTENSION_TABLE, b'=')] {
+        let rules = [
+            Rules::cef(Field::Header).clone(),
+            Rules::cef(Field::Extension).clone(),
+            Rules::json().clone(),
+            Rules::leef_value(b'\t'),
+            Rules::leef_value(b'^'),
+            Rules::labelled(b','),
+            Rules::labelled(b'#'),
+        ];
+        for Rules { table, sep } in &rules {
+            let (table, sep) = (table, *sep);
             for special in 0..=255u8 {
                 for pos in 0..40 {
                     let mut bytes = [b'a'; 40];
@@ -463,6 +742,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn esc_with(rules: &Rules, s: &str) -> String {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, usize::MAX);
+        assert_eq!(w.text_with(rules, s), Ok(()));
+        String::from_utf8(out).expect("escaped output is UTF-8")
+    }
+
+    #[test]
+    fn leef_values_replace_the_delimiter_and_controls() {
+        let s = "a^b\tc\r\nd\u{0}e\u{7f}f\u{85}g|h=i\\j\u{a0}";
+        assert_eq!(
+            esc_with(&Rules::leef_value(b'^'), s),
+            "a b c  d e f g|h=i\\j\u{a0}"
+        );
+        assert_eq!(esc_with(&Rules::leef_value(b'\t'), "a^b\tc"), "a^b c");
+    }
+
+    #[test]
+    fn labelled_values_escape_the_key_backslash_and_line_breaks() {
+        let s = "a, b; c\\d\te\r\nf\u{1}g\u{9f}h";
+        let want = "a\\, b; c\\\\d\\te\\r\\nf g h";
+        assert_eq!(esc_with(&Rules::labelled(b','), s), want);
+        assert_eq!(esc_with(&Rules::labelled(b';'), "a, b; c"), "a, b\\; c");
+    }
+
+    #[test]
+    fn json_strings_keep_every_character() {
+        let s = "q\"b\\n\nr\rt\tz\u{0}e\u{1b}d\u{7f}c\u{85}\u{9f}x\u{a0}©/";
+        let want = r#"q\"b\\n\nr\rt\tz\u0000e\u001bd\u007fc\u0085\u009fx\u{a0}©/"#
+            .replace("\\u{a0}", "\u{a0}");
+        assert_eq!(esc_with(Rules::json(), s), want);
+    }
+
+    #[test]
+    fn json_cut_never_splits_a_hex_escape() {
+        let mut out = Vec::new();
+        let mut w = BoundedWriter::new(&mut out, 6);
+        assert_eq!(w.text_with(Rules::json(), "ab\u{1}"), Err(Full));
+        assert_eq!(out, b"ab");
+    }
+
+    #[test]
+    fn pairs_separate_close_and_take_back() {
+        let rules = Rules::json();
+        let mut out = b"{".to_vec();
+        let mut w = BoundedWriter::new(&mut out, 22);
+        let pairs = Pairs::new(w.len(), b",");
+        assert_eq!(pairs.whole(&mut w, b"\"a\":\"", b"1", b"\""), Ok(()));
+        // Room for `,"b":"`, `xyz` and the closing quote, not for the `\u0001` after `xyz`.
+        assert_eq!(
+            pairs.text(&mut w, b"\"b\":\"", rules, "xyz\u{1}", b"\""),
+            Err(Full)
+        );
+        assert_eq!(out, br#"{"a":"1","b":"xyz""#);
+
+        // A key with no room for one value byte is taken back, separator and all.
+        let mut out = b"{".to_vec();
+        let mut w = BoundedWriter::new(&mut out, 14);
+        let pairs = Pairs::new(w.len(), b",");
+        assert_eq!(pairs.whole(&mut w, b"\"a\":\"", b"1", b"\""), Ok(()));
+        assert_eq!(
+            pairs.text(&mut w, b"\"b\":\"", rules, "xyz", b"\""),
+            Err(Full)
+        );
+        assert_eq!(out, br#"{"a":"1""#);
     }
 
     #[test]

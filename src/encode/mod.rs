@@ -1,9 +1,10 @@
 //! Encoders: turn one matched alert into the bytes of one syslog message.
 //!
 //! Pipeline position: runs on the pipeline thread after the rule stage. For every action an
-//! alert matched, the action's [`syslog::SyslogHeader`] and its body encoder (such as
-//! [`cef::CefEncoder`]) append one message to the action's preallocated batch buffer; the sender
-//! thread adds framing and puts the batch on the wire.
+//! alert matched, the action's [`syslog::SyslogHeader`] and its body encoder
+//! ([`cef::CefEncoder`], [`leef::LeefEncoder`], [`text::TextEncoder`] or
+//! [`object::ObjectEncoder`]) append one message to the action's preallocated batch buffer; the
+//! sender thread adds framing and puts the batch on the wire.
 //!
 //! What must hold here: no allocation, no logging and no string comparison per alert. All
 //! configured strings are validated and escaped when an encoder is built; alert fields are
@@ -12,7 +13,10 @@
 
 pub mod cef;
 pub mod escape;
+pub mod leef;
+pub mod object;
 pub mod syslog;
+pub mod text;
 pub mod time;
 
 /// Whether a message was written in full or cut at the message limit.
