@@ -107,8 +107,9 @@ class SyslogNg:
 def setup_peers(out):
     if not shutil.which("rsyslogd"):
         apt_install(["rsyslog"])
-    # The package's own instance would compete for the CPU: stop it, we run private ones.
-    subprocess.run(["systemctl", "stop", "rsyslog"], capture_output=True)
+    # A system instance would compete for the CPU; it is left alone, but said.
+    if subprocess.run(["pgrep", "-x", "rsyslogd"], capture_output=True).returncode == 0:
+        log("warning: a system rsyslogd is running; it shares the CPUs with the measurements")
     apt_install(SYSLOG_NG_LIBS)
     root = out / "peers" / "syslog-ng"
     if not (root / "usr" / "sbin" / "syslog-ng").exists():
@@ -313,11 +314,13 @@ class Sink:
 
     def result(self, timeout=DAEMON_TIMEOUT_S):
         try:
-            out, _ = self.p.communicate(timeout=timeout)
+            out, err = self.p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.p.kill()
-            out, _ = self.p.communicate()
+            out, err = self.p.communicate()
         r = parse_kv(out)
+        if "messages" not in r:
+            log(f"sink failed (status {self.p.returncode}): {out.strip()} {err.strip()}")
         return {"messages": int(r.get("messages", 0)), "bytes": int(r.get("bytes", 0)),
                 "first_ns": int(r.get("first_ns", 0)), "last_ns": int(r.get("last_ns", 0))}
 
@@ -444,7 +447,7 @@ def section_throughput(ctx):
     bins, work, alerts, n, want = ctx["bins"], ctx["work"], ctx["alerts"], ctx["n"], ctx["want"]
     results = {}
     for transport in ("tcp", "udp"):
-        for tool in ("otrelay", "rsyslog", "syslog-ng"):
+        for tool in ctx["tools"]:
             rows, checks = [], []
             for i in range(ctx["runs"]):
                 save = work / f"recv-{tool}-{transport}-{i}.txt"
@@ -488,6 +491,8 @@ def section_throughput(ctx):
     lines += ["", "| transport | otrelay ÷ rsyslog | otrelay ÷ syslog-ng | "
               "CPU s per alert: otrelay, rsyslog, syslog-ng (µs) |", "|---|---|---|---|"]
     for t in ("tcp", "udp"):
+        if not all((x, t) in results for x in ("otrelay", "rsyslog", "syslog-ng")):
+            continue
         o, rs, sn = (results[(x, t)] for x in ("otrelay", "rsyslog", "syslog-ng"))
         lines.append(f"| {t} | {o['alerts_per_s'] / rs['alerts_per_s']:.1f}× | "
                      f"{o['alerts_per_s'] / sn['alerts_per_s']:.1f}× | "
@@ -515,7 +520,8 @@ def section_ceiling(ctx):
         b = parse_kv(p.stdout)
         wall = max(got["last_ns"] - int(b["start_ns"]), 1) / 1e9
         rows.append({"msgs_per_s": got["messages"] / wall, "received": got["messages"],
-                     "sent": int(b["messages"]), "send_s": float(b["seconds"])})
+                     "sent": int(b["messages"]), "send_rate": int(b["messages"]) /
+                     max(float(b["seconds"]), 1e-9)})
         log(f"udp_blast run {i + 1}: {rows[-1]['msgs_per_s']:,.0f} datagrams/s, "
             f"{got['messages']}/{count} received")
     ceil = med(rows, "msgs_per_s")
@@ -528,6 +534,7 @@ def section_ceiling(ctx):
         "## UDP ceiling (udp_blast: the same datagrams, sendmmsg, nothing else)", "",
         "| sender | datagrams/s | loss at the sink (worst run) |", "|---|---|---|",
         f"| udp_blast | {ceil:,.0f} | {loss_blast:.2f} % |",
+        f"| udp_blast, send side only (sendmmsg returns) | {med(rows, 'send_rate'):,.0f} | |",
         f"| otrelay UDP (reads, parses, filters, encodes too) | {o['msgs_per_s']:,.0f} | "
         f"{loss_o:.2f} % |", "",
         f"otrelay UDP / ceiling = **{100 * ratio:.0f} %** (target ≥ 90 %). "
@@ -692,18 +699,29 @@ def section_rss(ctx):
 
 def section_profile(ctx):
     bins, work = ctx["bins"], ctx["work"]
-    data = work / "perf.data"
-    wrap = ["perf", "record", "-e", "cpu-clock", "-g", "-q", "-o", str(data), "--"]
-    r = run_otrelay(bins, work, ctx["alerts"], ctx["n"], "tcp", [BASE_RULE],
-                    [cef_action("tcp", 0)], len(ctx["want"]), wrap=wrap)
-    rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children",
-                          "--sort", "comm,dso,symbol", "-g", "none", "--percent-limit", "0.5"],
-                         capture_output=True, text=True)
-    (work / "perf-report.txt").write_text(rep.stdout)
-    top = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")][:30]
-    return "\n".join(["## Profile (perf record -e cpu-clock -g, otrelay TCP run)", "",
-                      f"Run under perf: {r['alerts_per_s']:,.0f} alerts/s. Top symbols "
-                      "(self time, by thread):", "", "```text", *top, "```"])
+    parts = ["## Profile (perf record -e cpu-clock -g, one otrelay run per transport)"]
+    for transport in ("tcp", "udp"):
+        data = work / f"perf-{transport}.data"
+        wrap = ["perf", "record", "-e", "cpu-clock", "-g", "-q", "-o", str(data), "--"]
+        r = run_otrelay(bins, work, ctx["alerts"], ctx["n"], transport, [BASE_RULE],
+                        [cef_action(transport, 0)], len(ctx["want"]), wrap=wrap)
+        base = ["perf", "report", "-i", str(data), "--stdio", "--no-children", "-g", "none"]
+        by_thread = subprocess.run(base + ["--sort", "comm"], capture_output=True,
+                                   text=True).stdout
+        by_symbol = subprocess.run(base + ["--sort", "comm,dso,symbol", "--percent-limit",
+                                           "0.5"], capture_output=True, text=True).stdout
+        (work / f"perf-report-{transport}.txt").write_text(by_thread + "\n" + by_symbol)
+
+        def rows(text, limit):
+            kept = [re.sub(r"(\s+-)+\s*$", "", l).rstrip() for l in text.splitlines()
+                    if l.strip() and not l.startswith("#")]
+            return kept[:limit]
+
+        parts.append("\n".join([
+            f"### {transport.upper()}: {r['alerts_per_s']:,.0f} alerts/s under perf", "",
+            "CPU samples by thread:", "", "```text", *rows(by_thread, 8), "```", "",
+            "Top symbols (self time):", "", "```text", *rows(by_symbol, 25), "```"]))
+    return "\n\n".join(parts)
 
 
 SECTIONS = ["throughput", "ceiling", "curves", "latency", "startup", "rss", "profile"]
@@ -719,6 +737,8 @@ def main():
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--tools", default="otrelay,rsyslog,syslog-ng",
+                    help="throughput: the tools to measure (ratios need all three)")
     args = ap.parse_args()
     out = Path(args.out).resolve()
     work = out / "work"
@@ -737,7 +757,8 @@ def main():
     log("computing the expected output from the input")
     want = expected(alerts, [BASE_RULE])
     ctx = {"bins": bins, "work": work, "alerts": alerts, "n": args.alerts, "want": want,
-           "runs": args.runs, "sng": sng, "big": args.big_alerts}
+           "runs": args.runs, "sng": sng, "big": args.big_alerts,
+           "tools": args.tools.split(",")}
 
     version = subprocess.run([str(bins["otrelay"]), "--version"], capture_output=True,
                              text=True).stdout.strip()
