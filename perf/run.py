@@ -7,9 +7,9 @@ On a fresh machine it installs the peers (rsyslog from apt; syslog-ng-core downl
 unpacked privately, because it conflicts with rsyslog), builds otrelay and the examples in
 release mode, generates a deterministic workload (examples/gen_alerts.rs), and measures:
 
-- throughput: otrelay, rsyslog and syslog-ng each read the same file, apply the same rule
-  (min level Minor; Modbus, DNP3, Siemens S7, BACnet, EtherNet/IP CIP), write CEF and send it
-  over TCP and over UDP to the same counting receiver (examples/sink.rs). Alerts/s read =
+- throughput: otrelay (also with pipeline.workers = 2), rsyslog and syslog-ng each read the
+  same file, apply the same rule (min level Minor; Modbus, DNP3, Siemens S7, BACnet,
+  EtherNet/IP CIP), write CEF and send it over TCP and over UDP to the same counting receiver (examples/sink.rs). Alerts/s read =
   input alerts / (receiver's last message - spawn). CPU seconds and peak RSS of the tool.
   Correctness: the receiver's count against the count computed here from the input, and a
   byte check of msg, protocol, severity and the header name of every received line against the
@@ -20,7 +20,8 @@ release mode, generates a deterministic workload (examples/gen_alerts.rs), and m
 - latency: examples/latency.rs offers 10 k/s and 100 k/s to an otrelay TCP source.
 - startup: spawn to the receiver's first byte, 1-alert file, median of 10.
 - rss: peak RSS on a 10 M-alert file (--big-alerts 0 skips it).
-- profile: perf record -e cpu-clock -g of one otrelay TCP run; the flat report is saved.
+- profile: perf record -e cpu-clock -g of one otrelay run per transport; the reports (by
+  thread, by symbol) are saved in perf/out/work/perf-report-*.txt.
 
 Everything runs on 127.0.0.1 with private instances; the system's syslog daemons are never
 touched. Results: perf/out/results.md (and results.json); medians of --runs runs.
@@ -295,6 +296,34 @@ def check_text(chk):
 
 # --- processes and measurements ---------------------------------------------------------------
 
+def cpu_busy(interval=0.5):
+    """Share of all CPUs busy over `interval` seconds, from /proc/stat."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = sample()
+    time.sleep(interval)
+    t1, i1 = sample()
+    return 1 - (i1 - i0) / max(t1 - t0, 1)
+
+
+BUSY = {"waited": 0, "busy_starts": 0}
+
+
+def wait_idle(limit_s=90, threshold=0.15):
+    """Waits until the machine is quiet (other users share it) before a measured run."""
+    deadline = time.monotonic() + limit_s
+    busy = cpu_busy()
+    while busy > threshold and time.monotonic() < deadline:
+        BUSY["waited"] += 1
+        time.sleep(2)
+        busy = cpu_busy()
+    if busy > threshold:
+        BUSY["busy_starts"] += 1
+        log(f"warning: starting a run while the machine is {100 * busy:.0f} % busy")
+
+
 def parse_kv(text):
     return dict(kv.split("=", 1) for kv in text.split() if "=" in kv)
 
@@ -368,6 +397,7 @@ def run_otrelay(bins, work, alerts, n_alerts, transport, rules, actions, want_co
            str(cfg)]
     if wrap:
         cmd = wrap + cmd[3:]
+    wait_idle()
     start_ns = time.time_ns()
     p = subprocess.run(cmd, capture_output=True, text=True)
     got = sink.result()
@@ -416,6 +446,7 @@ def run_daemon(bins, work, n_alerts, tool, transport, alerts, want_count, save, 
                f"--control={run_dir / 'ctl'}"]
         env["LD_LIBRARY_PATH"] = sng.ld_path
     sink = Sink(bins, transport, port, expect=want_count, out=save)
+    wait_idle()
     start_ns = time.time_ns()
     d = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                          stderr=open(run_dir / "stderr.log", "w"))
@@ -451,9 +482,12 @@ def section_throughput(ctx):
             rows, checks = [], []
             for i in range(ctx["runs"]):
                 save = work / f"recv-{tool}-{transport}-{i}.txt"
-                if tool == "otrelay":
+                if tool.startswith("otrelay"):
+                    # otrelay-w2: two pipeline workers (`pipeline.workers = 2`).
+                    pipe = {"workers": 2} if tool == "otrelay-w2" else None
                     r = run_otrelay(bins, work, alerts, n, transport, [BASE_RULE],
-                                    [cef_action(transport, 0)], len(want), save=save)
+                                    [cef_action(transport, 0)], len(want), save=save,
+                                    pipeline=pipe)
                 else:
                     r = run_daemon(bins, work, n, tool, transport, alerts, len(want), save,
                                    ctx["sng"])
@@ -488,16 +522,17 @@ def section_throughput(ctx):
                      f"{r['msgs_per_s']:,.0f} | {r['wall']:.2f} | {r['cpu_s']:.2f} | "
                      f"{r['rss_mib']:.1f} | {r['received']:,} | {r['check']} | "
                      f"{', '.join(f'{x:,}' for x in r['runs'])} |")
-    lines += ["", "| transport | otrelay ÷ rsyslog | otrelay ÷ syslog-ng | "
+    lines += ["", "| transport, otrelay config | otrelay ÷ rsyslog | otrelay ÷ syslog-ng | "
               "CPU s per alert: otrelay, rsyslog, syslog-ng (µs) |", "|---|---|---|---|"]
     for t in ("tcp", "udp"):
-        if not all((x, t) in results for x in ("otrelay", "rsyslog", "syslog-ng")):
-            continue
-        o, rs, sn = (results[(x, t)] for x in ("otrelay", "rsyslog", "syslog-ng"))
-        lines.append(f"| {t} | {o['alerts_per_s'] / rs['alerts_per_s']:.1f}× | "
-                     f"{o['alerts_per_s'] / sn['alerts_per_s']:.1f}× | "
-                     f"{1e6 * o['cpu_s'] / n:.2f}, {1e6 * rs['cpu_s'] / n:.2f}, "
-                     f"{1e6 * sn['cpu_s'] / n:.2f} |")
+        for ot in ("otrelay", "otrelay-w2"):
+            if not all((x, t) in results for x in (ot, "rsyslog", "syslog-ng")):
+                continue
+            o, rs, sn = (results[(x, t)] for x in (ot, "rsyslog", "syslog-ng"))
+            lines.append(f"| {t}, {ot} | {o['alerts_per_s'] / rs['alerts_per_s']:.1f}× | "
+                         f"{o['alerts_per_s'] / sn['alerts_per_s']:.1f}× | "
+                         f"{1e6 * o['cpu_s'] / n:.2f}, {1e6 * rs['cpu_s'] / n:.2f}, "
+                         f"{1e6 * sn['cpu_s'] / n:.2f} |")
     ex = [f"- {tool} {t}: {e}" for (tool, t), r in results.items() for e in r["examples"]]
     if ex:
         lines += ["", "Byte-check examples:", ""] + ex
@@ -514,6 +549,7 @@ def section_ceiling(ctx):
     for i in range(ctx["runs"]):
         port = free_port(socket.SOCK_DGRAM)
         sink = Sink(bins, "udp", port, expect=count)
+        wait_idle()
         p = subprocess.run([str(bins["blast"]), f"127.0.0.1:{port}", "--from", str(src)],
                            capture_output=True, text=True, check=True)
         got = sink.result()
@@ -537,6 +573,10 @@ def section_ceiling(ctx):
         f"| udp_blast, send side only (sendmmsg returns) | {med(rows, 'send_rate'):,.0f} | |",
         f"| otrelay UDP (reads, parses, filters, encodes too) | {o['msgs_per_s']:,.0f} | "
         f"{loss_o:.2f} % |", "",
+        *([f"| otrelay-w2 UDP (pipeline.workers = 2) | "
+           f"{ctx['throughput'][('otrelay-w2', 'udp')]['msgs_per_s']:,.0f} | |"]
+          if ("otrelay-w2", "udp") in ctx["throughput"] else []),
+        "",
         f"otrelay UDP / ceiling = **{100 * ratio:.0f} %** (target ≥ 90 %). "
         f"Datagrams: {count:,}, from otrelay's first UDP run."])
 
@@ -626,6 +666,7 @@ def section_latency(ctx):
         cfg = otrelay_config(work / "otrelay-latency.toml",
                              {"kind": "tcp", "listen": f"127.0.0.1:{src}"}, [BASE_RULE],
                              [cef_action("tcp", dst)], work / "dead-letter.log")
+        wait_idle()
         lat = subprocess.Popen([str(bins["latency"]), "--source", f"127.0.0.1:{src}",
                                 "--listen", f"127.0.0.1:{dst}", "--rate", str(rate),
                                 "--seconds", "5"], stdout=subprocess.PIPE,
@@ -737,8 +778,8 @@ def main():
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--tools", default="otrelay,rsyslog,syslog-ng",
-                    help="throughput: the tools to measure (ratios need all three)")
+    ap.add_argument("--tools", default="otrelay,otrelay-w2,rsyslog,syslog-ng",
+                    help="throughput: the tools to measure (otrelay-w2 = pipeline.workers 2)")
     args = ap.parse_args()
     out = Path(args.out).resolve()
     work = out / "work"
@@ -776,6 +817,11 @@ def main():
             log(f"section {s}")
             parts.append(globals()[f"section_{s}"](ctx))
             (out / "results.md").write_text("\n".join(head) + "\n" + "\n\n".join(parts) + "\n")
+    note = (f"Other processes share this machine: before each measured run the harness waits "
+            f"(up to 90 s) until the CPUs are less than 15 % busy. Waits: {BUSY['waited']} "
+            f"× 2 s; runs started on a busy machine anyway: {BUSY['busy_starts']}.")
+    (out / "results.md").write_text("\n".join(head) + "\n" + "\n\n".join(parts) + "\n\n"
+                                    + note + "\n")
     summary = {k: v for k, v in ctx.items() if k in ("startup_ms", "ceiling", "latency")}
     if "throughput" in ctx:
         summary["throughput"] = {f"{t}/{tr}": v for (t, tr), v in ctx["throughput"].items()}
