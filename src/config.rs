@@ -312,6 +312,10 @@ pub struct PipelineConfig {
     pub batch_bytes: usize,
     /// Output batches per destination: the send queue's bound.
     pub batches: usize,
+    /// Pipeline worker threads (parse, rules, encode). One keeps every destination's messages
+    /// in input order; more spread the work over more cores, and order holds only within a
+    /// block of lines.
+    pub workers: usize,
     /// Pin threads to CPUs when the machine has enough of them.
     pub pin: bool,
     /// How long shutdown may take to deliver what is queued.
@@ -332,6 +336,7 @@ impl Default for PipelineConfig {
             blocks: 8,
             batch_bytes: 64 * 1024,
             batches: 64,
+            workers: 1,
             pin: true,
             drain_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_millis(100),
@@ -490,6 +495,7 @@ struct RawPipeline {
     blocks: Option<Spanned<u64>>,
     batch_bytes: Option<Spanned<u64>>,
     batches: Option<Spanned<u64>>,
+    workers: Option<Spanned<u64>>,
     pin: Option<bool>,
     drain_timeout_ms: Option<u64>,
     backoff_min_ms: Option<Spanned<u64>>,
@@ -806,6 +812,7 @@ impl RawPipeline {
             64 << 10,
         )?;
         let batches = int_in(cx, self.batches, "pipeline.batches", 2..=65536, 64)?;
+        let workers = int_in(cx, self.workers, "pipeline.workers", 1..=64, 1)?;
         let backoff_min = int_in(
             cx,
             self.backoff_min_ms,
@@ -827,6 +834,7 @@ impl RawPipeline {
             blocks: blocks as usize,
             batch_bytes: batch_bytes as usize,
             batches: batches as usize,
+            workers: workers as usize,
             pin: self.pin.unwrap_or(d.pin),
             drain_timeout: self
                 .drain_timeout_ms

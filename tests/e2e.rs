@@ -482,3 +482,45 @@ fn test_message_works_for_every_format() {
         );
     }
 }
+
+#[test]
+fn two_pipeline_workers_deliver_everything_and_number_rejected_lines() {
+    let dir = scratch("workers");
+    let receiver = TcpReceiver::start(Framing::Lf);
+    let path = dir.join("alerts.jsonl");
+    let mut file = String::new();
+    let mut bad = Vec::new();
+    for i in 0..50_000 {
+        file.push_str(&alert(i));
+        file.push('\n');
+        if i % 5_000 == 17 {
+            file.push_str(&format!("{{\"bad\":{i}\n"));
+            bad.push(file.lines().count());
+        }
+    }
+    std::fs::write(&path, &file).unwrap();
+    let config = write_config(
+        &dir,
+        &format!(
+            "[pipeline]\nworkers = 2\nblock_size = 131072\n{}[[rule]]\nname = \"all\"\n{}",
+            file_source(&path),
+            action("cef", "tcp", receiver.addr, "")
+        ),
+    );
+    let out = run(&config);
+
+    let got = receiver.wait_for(50_000, WAIT);
+    assert_exactly(&got, &(0..50_000).collect());
+    let dead = std::fs::read_to_string(dir.join("dead-letter.log")).unwrap();
+    let mut lines: Vec<usize> = dead
+        .lines()
+        .map(|r| {
+            let at = r.find(" line=").unwrap() + " line=".len();
+            r[at..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines, bad);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("50010 lines"), "{summary}");
+}

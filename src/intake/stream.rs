@@ -284,6 +284,7 @@ mod tests {
             index: 0,
             name: "test".into(),
             max_line,
+            lines: std::cell::Cell::new(0),
             free,
             recycle,
             out,
@@ -312,11 +313,15 @@ mod tests {
                 match event {
                     IntakeEvent::Block(b) => {
                         assert_eq!(b.lines().last(), Some(&b'\n'));
+                        assert_eq!(b.first_line() as usize, seen.len() + 1);
                         let lines = b.lines().split_inclusive(|&c| c == b'\n');
                         seen.extend(lines.map(|l| Seen::Line(l.to_vec())));
                         ctx.recycle.send(b).unwrap();
                     }
-                    IntakeEvent::Oversized { len, kept, .. } => {
+                    IntakeEvent::Oversized {
+                        len, kept, line, ..
+                    } => {
+                        assert_eq!(line as usize, seen.len() + 1);
                         seen.push(Seen::Oversized(len, kept));
                     }
                     IntakeEvent::Done(_) => {}
