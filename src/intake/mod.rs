@@ -172,6 +172,23 @@ impl SourceCtx {
     }
 }
 
+/// Waits at most `timeout` until `fd` is readable (or at its end). Returns false on a timeout.
+///
+/// Errors (EINTR from a signal, for example) count as ready: the caller reads, or checks its
+/// stop flag and comes back. A descriptor that cannot be polled (a regular file) is always
+/// ready.
+fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> bool {
+    let mut fds = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a valid, initialised pollfd and the count is exactly one.
+    let rc = unsafe { libc::poll(&mut fds, 1, ms) };
+    rc != 0
+}
+
 /// Most bytes of one oversized line kept for the dead-letter file.
 const OVERSIZE_KEEP: usize = 16 << 20;
 
