@@ -101,16 +101,10 @@ fn main() -> io::Result<()> {
 fn count_frames(pending: &mut Vec<u8>) -> u64 {
     let mut at = 0;
     let mut n = 0;
-    loop {
-        let Some(sp) = pending[at..].iter().position(|&b| b == b' ') else {
+    while let Some(sp) = pending[at..].iter().position(|&b| b == b' ') {
+        let digits = std::str::from_utf8(&pending[at..at + sp]).ok();
+        let Some(len) = digits.and_then(|t| t.parse::<usize>().ok()) else {
             break;
-        };
-        let len: usize = match std::str::from_utf8(&pending[at..at + sp])
-            .ok()
-            .and_then(|t| t.parse().ok())
-        {
-            Some(len) => len,
-            None => break,
         };
         if pending.len() < at + sp + 1 + len {
             break;
