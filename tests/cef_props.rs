@@ -14,50 +14,12 @@ use otrelay::encode::cef::{CefEncoder, CefFlavor, CefOptions};
 use otrelay::encode::time::{AlertClock, parse_timezone};
 use proptest::prelude::*;
 
+mod alert_gen;
+
 // ---------------------------------------------------------------------------------------------
 // Generated input
 
-/// One string field: the decoded text and how it is handed to the encoder.
-#[derive(Clone, Debug)]
-struct Text {
-    decoded: String,
-    /// The JSON-escaped form, or `None` to pass the decoded text as a literal.
-    json: Option<String>,
-}
-
-impl Text {
-    fn raw(&self) -> RawStr<'_> {
-        match &self.json {
-            Some(j) => RawStr::new(j.as_bytes(), j.contains('\\')),
-            None => RawStr::literal(&self.decoded),
-        }
-    }
-}
-
-/// JSON-escapes `chars`; `spell[i]` picks `\uXXXX` over the plain form where both are valid.
-fn json_escape(chars: &[(char, bool)]) -> String {
-    let mut out = String::new();
-    for &(c, as_unicode) in chars {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' if !as_unicode => out.push_str("\\n"),
-            '\r' if !as_unicode => out.push_str("\\r"),
-            '\t' if !as_unicode => out.push_str("\\t"),
-            '\u{8}' if !as_unicode => out.push_str("\\b"),
-            '\u{c}' if !as_unicode => out.push_str("\\f"),
-            '/' if as_unicode => out.push_str("\\/"),
-            c if c < ' ' || as_unicode => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+use alert_gen::{Text, json_escape};
 
 fn atom() -> impl Strategy<Value = char> {
     prop_oneof![
