@@ -8,7 +8,7 @@
 //! still parse as a prefix of the full message.
 
 use jiff::Timestamp;
-use otrelay::alert::{Alert, DetectionEngine, RawStr, SensorIdentity, Severity};
+use otrelay::alert::{Alert, DetectionEngine, SensorIdentity, Severity};
 use otrelay::encode::Encoded;
 use otrelay::encode::cef::{CefEncoder, CefFlavor, CefOptions};
 use otrelay::encode::time::{AlertClock, parse_timezone};
