@@ -195,6 +195,8 @@ pub struct ActionConfig {
     pub version: Option<String>,
     /// CEF Device Event Class ID override.
     pub event_class: Option<String>,
+    /// CEF: cut standard keys to the CEF standard's maximum lengths (default true).
+    pub field_limits: bool,
     /// TLS settings, for `transport = "tls"`.
     pub tls: Option<crate::send::TlsOptions>,
     /// Format-specific options.
@@ -612,6 +614,7 @@ struct RawAction {
     separator: Option<Spanned<String>>,
     legacy_labels: Option<bool>,
     style: Option<Spanned<String>>,
+    field_limits: Option<bool>,
 }
 
 impl RawConfig {
@@ -1189,6 +1192,7 @@ impl RawAction {
             product: self.product,
             version: self.version,
             event_class: self.event_class,
+            field_limits: self.field_limits.unwrap_or(true),
             tls,
             format,
         })
@@ -1221,6 +1225,10 @@ impl RawAction {
         }
         if let (Some(v), false) = (&self.style, is(&[ActionKind::Object])) {
             return misplaced("style", v.span(), "\"object\"");
+        }
+        if self.field_limits.is_some() && !is(&[ActionKind::Cef, ActionKind::NetWitness]) {
+            let msg = "`field_limits` applies to kind = \"cef\" or \"netwitness\" only";
+            return Err(cx.err(self.kind.span(), key("field_limits"), msg.to_owned()));
         }
         if self.legacy_labels.is_some() && !is(&[ActionKind::Text]) {
             return Err(cx.err(

@@ -193,6 +193,7 @@ pub(crate) fn build_action(
                 product: ac.product.clone(),
                 version: ac.version.clone(),
                 event_class: ac.event_class.clone(),
+                field_limits: ac.field_limits,
             };
             Format::Cef(CefEncoder::new(&options, sensor, clock))
         }
