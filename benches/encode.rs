@@ -48,6 +48,7 @@ fn encode(c: &mut Criterion) {
         let clock = AlertClock::new(parse_timezone("Europe/Moscow").expect("known zone"));
         let opts = CefOptions {
             flavor,
+            field_limits: true,
             ..CefOptions::default()
         };
         let mut encoder = CefEncoder::new(&opts, &spec_alerts::sensor(), clock);

@@ -195,6 +195,8 @@ pub struct ActionConfig {
     pub version: Option<String>,
     /// CEF Device Event Class ID override.
     pub event_class: Option<String>,
+    /// CEF: cut standard keys to the CEF standard's maximum lengths (default true).
+    pub field_limits: bool,
     /// TLS settings, for `transport = "tls"`.
     pub tls: Option<crate::send::TlsOptions>,
     /// Format-specific options.
@@ -312,6 +314,10 @@ pub struct PipelineConfig {
     pub batch_bytes: usize,
     /// Output batches per destination: the send queue's bound.
     pub batches: usize,
+    /// Pipeline worker threads (parse, rules, encode). One keeps every destination's messages
+    /// in input order; more spread the work over more cores, and order holds only within a
+    /// block of lines.
+    pub workers: usize,
     /// Pin threads to CPUs when the machine has enough of them.
     pub pin: bool,
     /// How long shutdown may take to deliver what is queued.
@@ -332,6 +338,7 @@ impl Default for PipelineConfig {
             blocks: 8,
             batch_bytes: 64 * 1024,
             batches: 64,
+            workers: 1,
             pin: true,
             drain_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_millis(100),
@@ -430,6 +437,59 @@ impl Cx<'_> {
     }
 }
 
+impl Cx<'_> {
+    /// One of a fixed set of spellings, or an error that lists them.
+    fn pick<T: Copy>(
+        &self,
+        value: &Spanned<String>,
+        key: String,
+        what: &str,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == value.get_ref()) {
+            return Ok(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let expected = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
+        let msg = format!("unknown {what} {:?}; expected {expected}", value.get_ref());
+        Err(self.err(value.span(), key, msg))
+    }
+
+    /// An IANA time zone name that the bundled database knows; UTC when absent.
+    fn timezone(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: String,
+    ) -> Result<String, ConfigError> {
+        let Some(tz) = value else {
+            return Ok("UTC".to_owned());
+        };
+        if jiff::tz::db().get(tz.get_ref()).is_err() {
+            let msg = format!("unknown time zone {:?} (use an IANA name)", tz.get_ref());
+            return Err(self.err(tz.span(), key, msg));
+        }
+        Ok(tz.get_ref().clone())
+    }
+
+    /// A rule or exclusion name: non-empty, without `"` (the console's rule).
+    fn name(
+        &self,
+        value: &Spanned<String>,
+        key: String,
+        what: &str,
+    ) -> Result<String, ConfigError> {
+        let name = value.get_ref().trim().to_owned();
+        if name.is_empty() || name.contains('"') {
+            let msg = format!("{what} names must be non-empty and contain no `\"`");
+            return Err(self.err(value.span(), key, msg));
+        }
+        Ok(name)
+    }
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (Option<usize>, Option<usize>) {
     let offset = offset.min(text.len());
@@ -490,6 +550,7 @@ struct RawPipeline {
     blocks: Option<Spanned<u64>>,
     batch_bytes: Option<Spanned<u64>>,
     batches: Option<Spanned<u64>>,
+    workers: Option<Spanned<u64>>,
     pin: Option<bool>,
     drain_timeout_ms: Option<u64>,
     backoff_min_ms: Option<Spanned<u64>>,
@@ -553,6 +614,7 @@ struct RawAction {
     separator: Option<Spanned<String>>,
     legacy_labels: Option<bool>,
     style: Option<Spanned<String>>,
+    field_limits: Option<bool>,
 }
 
 impl RawConfig {
@@ -630,22 +692,9 @@ fn int_in(
 impl RawExclusion {
     fn build(self, cx: &Cx<'_>, i: usize) -> Result<ExclusionConfig, ConfigError> {
         let key = |k: &str| format!("exclusion[{i}].{k}");
-        let name = self.name.get_ref().trim().to_owned();
-        if name.is_empty() || name.contains('"') {
-            let msg = "exclusion names must be non-empty and contain no `\"`".to_owned();
-            return Err(cx.err(self.name.span(), key("name"), msg));
-        }
+        let name = cx.name(&self.name, key("name"), "exclusion")?;
 
-        let timezone = match &self.timezone {
-            None => "UTC".to_owned(),
-            Some(tz) => {
-                if jiff::tz::db().get(tz.get_ref()).is_err() {
-                    let msg = format!("unknown time zone {:?} (use an IANA name)", tz.get_ref());
-                    return Err(cx.err(tz.span(), key("timezone"), msg));
-                }
-                tz.get_ref().clone()
-            }
-        };
+        let timezone = cx.timezone(&self.timezone, key("timezone"))?;
 
         let window = match (&self.start, &self.end, &self.daily_start, &self.daily_end) {
             (None, None, None, None) => None,
@@ -685,18 +734,14 @@ impl RawExclusion {
             devices.push(parsed);
         }
 
+        let roles = [
+            ("source", DeviceRole::Source),
+            ("destination", DeviceRole::Destination),
+            ("either", DeviceRole::Either),
+        ];
         let role = match &self.device_role {
             None => DeviceRole::Either,
-            Some(r) => match r.get_ref().as_str() {
-                "source" => DeviceRole::Source,
-                "destination" => DeviceRole::Destination,
-                "either" | "both" => DeviceRole::Either,
-                other => {
-                    let msg =
-                        format!("unknown role {other:?}; expected source, destination or either");
-                    return Err(cx.err(r.span(), key("device_role"), msg));
-                }
-            },
+            Some(r) => cx.pick(r, key("device_role"), "role", &roles)?,
         };
 
         Ok(ExclusionConfig {
@@ -806,6 +851,7 @@ impl RawPipeline {
             64 << 10,
         )?;
         let batches = int_in(cx, self.batches, "pipeline.batches", 2..=65536, 64)?;
+        let workers = int_in(cx, self.workers, "pipeline.workers", 1..=64, 1)?;
         let backoff_min = int_in(
             cx,
             self.backoff_min_ms,
@@ -827,6 +873,7 @@ impl RawPipeline {
             blocks: blocks as usize,
             batch_bytes: batch_bytes as usize,
             batches: batches as usize,
+            workers: workers as usize,
             pin: self.pin.unwrap_or(d.pin),
             drain_timeout: self
                 .drain_timeout_ms
@@ -891,11 +938,7 @@ impl RawSource {
 impl RawRule {
     fn build(self, cx: &Cx<'_>, i: usize) -> Result<RuleConfig, ConfigError> {
         let key = |k: &str| format!("rule[{i}].{k}");
-        let name = self.name.get_ref().trim().to_owned();
-        if name.is_empty() || name.contains('"') {
-            let msg = "rule names must be non-empty and contain no `\"`".to_owned();
-            return Err(cx.err(self.name.span(), key("name"), msg));
-        }
+        let name = cx.name(&self.name, key("name"), "rule")?;
 
         let min_level = match &self.min_level {
             None => Severity::Warning,
@@ -988,47 +1031,35 @@ impl RawAction {
     ) -> Result<ActionConfig, ConfigError> {
         let key = |k: &str| format!("{prefix}.{k}");
 
-        let kind = match self.kind.get_ref().as_str() {
-            "cef" => ActionKind::Cef,
-            "netwitness" => ActionKind::NetWitness,
-            "leef" => ActionKind::Leef,
-            "text" => ActionKind::Text,
-            "object" => ActionKind::Object,
-            other => {
-                let msg = format!(
-                    "unknown action kind {other:?}; expected cef, netwitness, leef, text or object"
-                );
-                return Err(cx.err(self.kind.span(), key("kind"), msg));
-            }
-        };
+        let kinds = [
+            ActionKind::Cef,
+            ActionKind::NetWitness,
+            ActionKind::Leef,
+            ActionKind::Text,
+            ActionKind::Object,
+        ]
+        .map(|k| (k.name(), k));
+        let kind = cx.pick(&self.kind, key("kind"), "action kind", &kinds)?;
 
+        let transports = [
+            ("udp", TransportKind::Udp),
+            ("tcp", TransportKind::Tcp),
+            ("tls", TransportKind::Tls),
+            ("stdout", TransportKind::Stdout),
+        ];
         let transport = match &self.transport {
             None => TransportKind::Udp,
-            Some(t) => match t.get_ref().as_str() {
-                "udp" => TransportKind::Udp,
-                "tcp" => TransportKind::Tcp,
-                "tls" => TransportKind::Tls,
-                "stdout" => TransportKind::Stdout,
-                other => {
-                    let msg =
-                        format!("unknown transport {other:?}; expected udp, tcp, tls or stdout");
-                    return Err(cx.err(t.span(), key("transport"), msg));
-                }
-            },
+            Some(t) => cx.pick(t, key("transport"), "transport", &transports)?,
         };
 
         let framing = match &self.framing {
             None => FramingKind::Lf,
             Some(f) => {
-                let framing = match f.get_ref().as_str() {
-                    "lf" => FramingKind::Lf,
-                    "octet-counting" => FramingKind::OctetCounting,
-                    other => {
-                        let msg =
-                            format!("unknown framing {other:?}; expected lf or octet-counting");
-                        return Err(cx.err(f.span(), key("framing"), msg));
-                    }
-                };
+                let framings = [
+                    ("lf", FramingKind::Lf),
+                    ("octet-counting", FramingKind::OctetCounting),
+                ];
+                let framing = cx.pick(f, key("framing"), "framing", &framings)?;
                 if transport == TransportKind::Tls && framing != FramingKind::OctetCounting {
                     let msg = "TLS syslog (RFC 5425) is always octet-counted".to_owned();
                     return Err(cx.err(f.span(), key("framing"), msg));
@@ -1046,16 +1077,13 @@ impl RawAction {
             framing
         };
 
+        let headers = [
+            ("rfc3164", HeaderKind::Rfc3164),
+            ("rfc5424", HeaderKind::Rfc5424),
+        ];
         let header = match &self.header {
             None => HeaderKind::Rfc3164,
-            Some(h) => match h.get_ref().as_str() {
-                "rfc3164" => HeaderKind::Rfc3164,
-                "rfc5424" => HeaderKind::Rfc5424,
-                other => {
-                    let msg = format!("unknown header {other:?}; expected rfc3164 or rfc5424");
-                    return Err(cx.err(h.span(), key("header"), msg));
-                }
-            },
+            Some(h) => cx.pick(h, key("header"), "header", &headers)?,
         };
 
         let host = match (&self.host, transport) {
@@ -1086,16 +1114,7 @@ impl RawAction {
                 })?,
         };
 
-        let timezone = match &self.timezone {
-            None => "UTC".to_owned(),
-            Some(tz) => {
-                if jiff::tz::db().get(tz.get_ref()).is_err() {
-                    let msg = format!("unknown time zone {:?} (use an IANA name)", tz.get_ref());
-                    return Err(cx.err(tz.span(), key("timezone"), msg));
-                }
-                tz.get_ref().clone()
-            }
-        };
+        let timezone = cx.timezone(&self.timezone, key("timezone"))?;
 
         let small = |v: &Option<Spanned<i64>>, k: &str, max: i64, default: u8| match v {
             None => Ok(default),
@@ -1173,6 +1192,7 @@ impl RawAction {
             product: self.product,
             version: self.version,
             event_class: self.event_class,
+            field_limits: self.field_limits.unwrap_or(true),
             tls,
             format,
         })
@@ -1205,6 +1225,10 @@ impl RawAction {
         }
         if let (Some(v), false) = (&self.style, is(&[ActionKind::Object])) {
             return misplaced("style", v.span(), "\"object\"");
+        }
+        if self.field_limits.is_some() && !is(&[ActionKind::Cef, ActionKind::NetWitness]) {
+            let msg = "`field_limits` applies to kind = \"cef\" or \"netwitness\" only";
+            return Err(cx.err(self.kind.span(), key("field_limits"), msg.to_owned()));
         }
         if self.legacy_labels.is_some() && !is(&[ActionKind::Text]) {
             return Err(cx.err(
@@ -1282,15 +1306,11 @@ impl RawAction {
             ActionKind::Object => {
                 let mut options = ObjectOptions::default();
                 if let Some(style) = &self.style {
-                    options.style = match style.get_ref().as_str() {
-                        "key-value" => ObjectStyle::KeyValue,
-                        "json" => ObjectStyle::Json,
-                        other => {
-                            let msg =
-                                format!("unknown style {other:?}; expected key-value or json");
-                            return Err(cx.err(style.span(), key("style"), msg));
-                        }
-                    };
+                    let styles = [
+                        ("key-value", ObjectStyle::KeyValue),
+                        ("json", ObjectStyle::Json),
+                    ];
+                    options.style = cx.pick(style, key("style"), "style", &styles)?;
                 }
                 if let Some(sep) = &self.separator {
                     options.separator = sep.get_ref().clone();
@@ -1338,18 +1358,14 @@ impl RawAction {
             Some(c) if c.get_ref() == "system" => CaSource::System,
             Some(c) => CaSource::File(PathBuf::from(c.get_ref())),
         };
+        let modes = [
+            ("full", Verify::Full),
+            ("chain-only", Verify::ChainOnly),
+            ("none", Verify::None),
+        ];
         let verify = match &self.verify {
             None => Verify::Full,
-            Some(v) => match v.get_ref().as_str() {
-                "full" => Verify::Full,
-                "chain-only" => Verify::ChainOnly,
-                "none" => Verify::None,
-                other => {
-                    let msg =
-                        format!("unknown verify {other:?}; expected full, chain-only or none");
-                    return Err(cx.err(v.span(), key("verify"), msg));
-                }
-            },
+            Some(v) => cx.pick(v, key("verify"), "verify", &modes)?,
         };
         let options = TlsOptions {
             ca,

@@ -39,7 +39,11 @@ const SOURCE: &str = "engine";
 /// "#, "inline").expect("valid config");
 ///
 /// let mut engine = Engine::new(&config).expect("engine starts");
-/// engine.push(br#"{"time":1594808260000,"title":"Address Scan Detected","severity":"Critical","engine":"Anomaly"}"#);
+/// let alert = concat!(
+///     r#"{"time":1594808260000,"title":"Address Scan Detected","#,
+///     r#""severity":"Critical","engine":"Anomaly"}"#,
+/// );
+/// engine.push(alert.as_bytes());
 /// engine.push(b"not json\n");
 /// let (stats, _report) = engine.finish(std::time::Duration::from_secs(1));
 /// assert_eq!(stats.forwarded, 1);

@@ -193,6 +193,7 @@ pub(crate) fn build_action(
                 product: ac.product.clone(),
                 version: ac.version.clone(),
                 event_class: ac.event_class.clone(),
+                field_limits: ac.field_limits,
             };
             Format::Cef(CefEncoder::new(&options, sensor, clock))
         }
@@ -219,6 +220,22 @@ pub(crate) fn build_action(
         header,
         dest,
     })
+}
+
+/// Writes what a sender could not deliver to the dead-letter file; returns the number of records
+/// that could not be written.
+pub fn keep_undelivered(dead_letter: &DeadLetter, report: &crate::send::SendReport) -> u64 {
+    let mut errors = 0;
+    for (dest, bytes) in report.undelivered() {
+        let detail = "not delivered before the shutdown deadline";
+        if dead_letter
+            .write("undelivered", dest, Location::Undelivered, detail, bytes)
+            .is_err()
+        {
+            errors += 1;
+        }
+    }
+    errors
 }
 
 /// Why the runtime could not be built from a (valid) config.
@@ -256,7 +273,7 @@ pub struct Processor {
     actions: Vec<Action>,
     /// The batch being filled, per destination.
     batches: Vec<Option<Batch>>,
-    sender: Sender,
+    sender: Arc<Sender>,
     now_secs: i64,
     max_line: usize,
     dead_letter: Arc<DeadLetter>,
@@ -279,6 +296,23 @@ impl Processor {
         dead_letter: Arc<DeadLetter>,
         sender_cpu: Option<usize>,
     ) -> Result<Processor, BuildError> {
+        let dests = build_actions(config)?.dests;
+        let sender = Sender::start(dests, sender_cpu).map_err(BuildError::Send)?;
+        Processor::with_sender(config, dead_letter, Arc::new(sender))
+    }
+
+    /// Builds a processor that shares `sender` with other processors (pipeline workers). The
+    /// sender must have been started with this config's destinations, in `build_actions`
+    /// order.
+    ///
+    /// # Errors
+    ///
+    /// Fails when actions conflict.
+    pub fn with_sender(
+        config: &Config,
+        dead_letter: Arc<DeadLetter>,
+        sender: Arc<Sender>,
+    ) -> Result<Processor, BuildError> {
         let rules = RuleSet::compile(&config.rules);
         let Plan {
             actions,
@@ -294,7 +328,6 @@ impl Processor {
         }
 
         let dest_count = dests.len();
-        let sender = Sender::start(dests, sender_cpu).map_err(BuildError::Send)?;
         let mut stats = PipelineStats::new(&config.rules, actions.len());
         stats.exclusion_names = config
             .exclusions
@@ -345,20 +378,21 @@ impl Processor {
         &self.sender
     }
 
-    /// Processes every line of `block` (whole lines, each ending in `\n`). `line_no` counts
-    /// the lines its source delivered so far and is advanced; `by_line` says whether the source
-    /// numbers lines (files, stdin) or records (network sources).
-    pub fn process_block(&mut self, block: &[u8], source: &str, line_no: &mut u64, by_line: bool) {
+    /// Processes every line of `block` (whole lines, each ending in `\n`). `first_line` is the
+    /// number of its first line within its source; `by_line` says whether the source numbers
+    /// lines (files, stdin) or records (network sources).
+    pub fn process_block(&mut self, block: &[u8], source: &str, first_line: u64, by_line: bool) {
         let mut rest = block;
+        let mut n = first_line;
         while !rest.is_empty() {
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            *line_no += 1;
             let location = if by_line {
-                Location::Line(*line_no)
+                Location::Line(n)
             } else {
-                Location::Record(*line_no)
+                Location::Record(n)
             };
             self.process_line(&rest[..end], source, location);
+            n += 1;
             rest = rest.get(end + 1..).unwrap_or(&[]);
         }
     }
@@ -545,23 +579,23 @@ impl Processor {
 
     /// Flushes, then stops the sender, giving it `deadline` to deliver what is queued. Messages
     /// it could not deliver are written to the dead-letter file.
-    pub fn finish(
-        mut self,
-        deadline: std::time::Duration,
-    ) -> (PipelineStats, crate::send::SendReport) {
+    pub fn finish(self, deadline: Duration) -> (PipelineStats, crate::send::SendReport) {
+        let dead_letter = Arc::clone(&self.dead_letter);
+        let (mut stats, sender) = self.into_parts();
+        let report = match Arc::try_unwrap(sender) {
+            Ok(sender) => sender.shutdown(deadline),
+            // Another processor still shares the sender; whoever holds it last shuts it down.
+            Err(_) => crate::send::SendReport::default(),
+        };
+        stats.dead_letter_errors += keep_undelivered(&dead_letter, &report);
+        (stats, report)
+    }
+
+    /// Flushes and hands back the counters and the (possibly shared) sender; for workers that
+    /// share one sender, which the last of them shuts down.
+    pub fn into_parts(mut self) -> (PipelineStats, Arc<Sender>) {
         self.flush();
-        let report = self.sender.shutdown(deadline);
-        for (dest, bytes) in report.undelivered() {
-            let detail = "not delivered before the shutdown deadline";
-            if self
-                .dead_letter
-                .write("undelivered", dest, Location::Undelivered, detail, bytes)
-                .is_err()
-            {
-                self.stats.dead_letter_errors += 1;
-            }
-        }
-        (self.stats, report)
+        (self.stats, self.sender)
     }
 
     /// The distinct actions, in index order, for the summary.

@@ -19,12 +19,64 @@ use crossbeam_channel::RecvTimeoutError;
 use crate::affinity;
 use crate::config::{Config, SourceKind};
 use crate::deadletter::{DeadLetter, Location};
-use crate::intake::{IntakeError, IntakeEvent, start_sources};
-use crate::pipeline::{BuildError, Processor};
+use crate::intake::{IntakeError, IntakeEvent, SourceHandle, start_sources};
+use crate::pipeline::{BuildError, Processor, build_actions, keep_undelivered};
+use crate::send::Sender;
 use crate::stats::{PipelineStats, SourceSummary, summary};
 
 /// How long the pipeline waits for input before flushing partly filled batches.
 const IDLE_FLUSH: Duration = Duration::from_millis(20);
+
+/// What the pipeline workers share.
+struct WorkerCtx<'s> {
+    rx: crossbeam_channel::Receiver<IntakeEvent>,
+    names: Vec<&'s str>,
+    by_line: Vec<bool>,
+    sources: &'s [SourceHandle],
+}
+
+/// One pipeline worker: takes blocks from intake until every source has ended.
+fn work(mut processor: Processor, ctx: &WorkerCtx<'_>) -> (PipelineStats, Arc<Sender>) {
+    loop {
+        let event = match ctx.rx.recv_timeout(IDLE_FLUSH) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => {
+                processor.flush();
+                continue;
+            }
+            // Every source thread has ended and dropped its end of the channel.
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match event {
+            IntakeEvent::Block(block) => {
+                let s = block.source();
+                processor.tick();
+                let (name, by_line) = (ctx.names[s], ctx.by_line[s]);
+                processor.process_block(block.lines(), name, block.first_line(), by_line);
+                ctx.sources[s].recycle(block);
+                // Nothing else waiting: send what we have now rather than when a batch fills.
+                if ctx.rx.is_empty() {
+                    processor.flush();
+                }
+            }
+            IntakeEvent::Oversized {
+                source: s,
+                line,
+                len,
+                kept,
+            } => {
+                let location = if ctx.by_line[s] {
+                    Location::Line(line)
+                } else {
+                    Location::Record(line)
+                };
+                processor.reject_oversized(&kept, len, ctx.names[s], location);
+            }
+            IntakeEvent::Done(_) => {}
+        }
+    }
+    processor.into_parts()
+}
 
 /// What a finished run reports.
 pub struct RunOutcome {
@@ -64,11 +116,28 @@ impl std::error::Error for RunError {}
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let dead_letter = Arc::new(DeadLetter::new(&config.dead_letter));
-    let (pipeline_cpu, sender_cpu) = affinity::plan(config.pipeline.pin);
+    let workers = config.pipeline.workers;
+    // One worker gets a core of its own and the sender the other; several workers share the
+    // cores with the sender, and the scheduler places them better than fixed pins would.
+    let (pipeline_cpu, sender_cpu) = if workers == 1 {
+        affinity::plan(config.pipeline.pin)
+    } else {
+        (None, None)
+    };
 
-    let mut processor =
-        Processor::new(config, Arc::clone(&dead_letter), sender_cpu).map_err(RunError::Build)?;
-    processor.set_stop_flag(Arc::clone(&stop));
+    let dests = build_actions(config).map_err(RunError::Build)?.dests;
+    let sender =
+        Sender::start(dests, sender_cpu).map_err(|e| RunError::Build(BuildError::Send(e)))?;
+    let sender = Arc::new(sender);
+    let mut processors = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let mut p = Processor::with_sender(config, Arc::clone(&dead_letter), Arc::clone(&sender))
+            .map_err(RunError::Build)?;
+        p.set_stop_flag(Arc::clone(&stop));
+        processors.push(p);
+    }
+    drop(sender);
+    let actions = processors[0].action_names();
 
     let (tx, rx) = crossbeam_channel::bounded(config.sources.len() * config.pipeline.blocks);
     let mut sources =
@@ -77,62 +146,67 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
             RunError::Intake(e)
         })?;
     drop(tx);
-    if let Some(cpu) = pipeline_cpu {
-        affinity::pin_current(cpu);
-    }
 
-    let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
-    let by_line: Vec<bool> = config
-        .sources
-        .iter()
-        .map(|s| matches!(s.kind, SourceKind::Stdin | SourceKind::File { .. }))
-        .collect();
-    let mut line_nos = vec![0u64; names.len()];
-    let mut live = names.len();
+    let ctx = WorkerCtx {
+        rx,
+        names: config.sources.iter().map(|s| s.name.as_str()).collect(),
+        by_line: config
+            .sources
+            .iter()
+            .map(|s| matches!(s.kind, SourceKind::Stdin | SourceKind::File { .. }))
+            .collect(),
+        sources: &sources,
+    };
 
-    while live > 0 {
-        let event = match rx.recv_timeout(IDLE_FLUSH) {
-            Ok(event) => event,
-            Err(RecvTimeoutError::Timeout) => {
-                processor.flush();
-                continue;
+    // The calling thread is worker 0; the others run beside it until intake ends.
+    let mut stats: Option<PipelineStats> = None;
+    let mut last_sender = None;
+    std::thread::scope(|scope| {
+        let mut others = Vec::with_capacity(workers.saturating_sub(1));
+        let mut processors = processors.into_iter();
+        let first = processors.next();
+        for (i, p) in processors.enumerate() {
+            let ctx = &ctx;
+            let thread = std::thread::Builder::new()
+                .name(format!("otrelay-work-{}", i + 1))
+                .spawn_scoped(scope, move || work(p, ctx));
+            match thread {
+                Ok(t) => others.push(t),
+                Err(e) => eprintln!("otrelay: WARN cannot start a pipeline worker: {e}"),
             }
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        match event {
-            IntakeEvent::Block(block) => {
-                let s = block.source();
-                processor.tick();
-                processor.process_block(block.lines(), names[s], &mut line_nos[s], by_line[s]);
-                sources[s].recycle(block);
-                // Nothing else waiting: send what we have now rather than when a batch fills.
-                if rx.is_empty() {
-                    processor.flush();
-                }
-            }
-            IntakeEvent::Oversized {
-                source: s,
-                len,
-                kept,
-            } => {
-                line_nos[s] += 1;
-                let n = line_nos[s];
-                let location = if by_line[s] {
-                    Location::Line(n)
-                } else {
-                    Location::Record(n)
-                };
-                processor.reject_oversized(&kept, len, names[s], location);
-            }
-            IntakeEvent::Done(_) => live -= 1,
         }
-    }
+        if let Some(cpu) = pipeline_cpu {
+            affinity::pin_current(cpu);
+        }
+        let mut results: Vec<(PipelineStats, Arc<Sender>)> = Vec::new();
+        if let Some(p) = first {
+            results.push(work(p, &ctx));
+        }
+        for t in others {
+            if let Ok(r) = t.join() {
+                results.push(r);
+            }
+        }
+        for (s, sender) in results {
+            match stats.as_mut() {
+                Some(total) => total.merge(&s),
+                None => stats = Some(s),
+            }
+            last_sender = Some(sender);
+        }
+    });
+    drop(ctx);
 
     for source in &mut sources {
         source.join();
     }
-    let actions = processor.action_names();
-    let (stats, report) = processor.finish(config.pipeline.drain_timeout);
+    let mut stats = stats.unwrap_or_default();
+    // Every worker has handed its sender handle back; the last one shuts the sender down.
+    let report = match last_sender.map(Arc::try_unwrap) {
+        Some(Ok(sender)) => sender.shutdown(config.pipeline.drain_timeout),
+        _ => crate::send::SendReport::default(),
+    };
+    stats.dead_letter_errors += keep_undelivered(&dead_letter, &report);
     let source_summaries: Vec<SourceSummary<'_>> = sources
         .iter()
         .map(|s| SourceSummary {

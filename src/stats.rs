@@ -61,6 +61,25 @@ impl PipelineStats {
         }
     }
 
+    /// Adds another worker's counters (same rules, exclusions and actions) to these.
+    pub fn merge(&mut self, other: &PipelineStats) {
+        let add = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        self.lines += other.lines;
+        self.blank += other.blank;
+        self.parsed += other.parsed;
+        add(&mut self.rejected, &other.rejected);
+        self.excluded += other.excluded;
+        add(&mut self.excluded_by, &other.excluded_by);
+        self.unmatched += other.unmatched;
+        self.forwarded += other.forwarded;
+        add(&mut self.matched, &other.matched);
+        add(&mut self.messages, &other.messages);
+        self.truncated += other.truncated;
+        self.backpressure_waits += other.backpressure_waits;
+        self.undelivered += other.undelivered;
+        self.dead_letter_errors += other.dead_letter_errors;
+    }
+
     /// Lines rejected for any reason.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.iter().sum()

@@ -133,6 +133,7 @@ fn encoder(flavor: CefFlavor, zone: &str) -> CefEncoder {
     let clock = AlertClock::new(parse_timezone(zone).expect("known zone"));
     let opts = CefOptions {
         flavor,
+        field_limits: true,
         ..CefOptions::default()
     };
     CefEncoder::new(&opts, &sensor(), clock)
@@ -200,6 +201,7 @@ fn options_override_the_header_strings() {
         product: Some(r"Pro\duct".to_owned()),
         version: Some("9.9".to_owned()),
         event_class: Some("Class\nX".to_owned()),
+        field_limits: true,
     };
     let clock = AlertClock::new(parse_timezone("UTC").expect("UTC"));
     let mut enc = CefEncoder::new(&opts, &sensor(), clock);
@@ -338,4 +340,45 @@ fn header_cache_is_per_second() {
     );
     // Going back in time (a clock step) renders again rather than reusing the cache.
     assert_eq!(render(&mut h, 1593944261), first);
+}
+
+#[test]
+fn standard_keys_are_cut_to_the_cef_maximum_lengths() {
+    let mut enc = encoder(CefFlavor::NetWitness, "UTC");
+    let message = format!("{}\\n{}", "é".repeat(1000), "x".repeat(100));
+    let protocol = "P".repeat(40);
+    let uuid = "u".repeat(50);
+    let alert = Alert {
+        title: raw("t"),
+        engine_name: raw("Anomaly"),
+        message: Some(RawStr::new(message.as_bytes(), true)),
+        protocol: Some(RawStr::literal(&protocol)),
+        uuid: Some(RawStr::literal(&uuid)),
+        ..Alert::default()
+    };
+    let (s, status) = encode(&mut enc, &alert, 65536);
+    assert_eq!(status, Encoded::Complete);
+
+    // 1000 é, the escaped newline (one character, two bytes) and 22 x: 1023 characters.
+    let msg = format!("msg={}\\n{} ", "é".repeat(1000), "x".repeat(22));
+    assert!(s.contains(&msg), "{s}");
+    // The sensor's own keys stay whole; the standard ones are cut.
+    assert!(s.contains(&format!(" protocol={protocol} ")), "{s}");
+    assert!(s.contains(&format!(" app={} ", "P".repeat(31))), "{s}");
+    assert!(s.contains(&format!(" UUID={uuid} ")), "{s}");
+    assert!(
+        s.contains(&format!(" externalId={} ", "u".repeat(40))),
+        "{s}"
+    );
+
+    // Without field limits everything stays whole.
+    let opts = CefOptions {
+        flavor: CefFlavor::NetWitness,
+        ..CefOptions::default()
+    };
+    let clock = AlertClock::new(parse_timezone("UTC").expect("UTC"));
+    let mut unlimited = CefEncoder::new(&opts, &sensor(), clock);
+    let (s, _) = encode(&mut unlimited, &alert, 65536);
+    assert!(s.contains(&format!(" app={protocol} ")), "{s}");
+    assert!(s.contains(&format!("{} protocol=", "x".repeat(100))), "{s}");
 }

@@ -8,56 +8,18 @@
 //! still parse as a prefix of the full message.
 
 use jiff::Timestamp;
-use otrelay::alert::{Alert, DetectionEngine, RawStr, SensorIdentity, Severity};
+use otrelay::alert::{Alert, DetectionEngine, SensorIdentity, Severity};
 use otrelay::encode::Encoded;
 use otrelay::encode::cef::{CefEncoder, CefFlavor, CefOptions};
 use otrelay::encode::time::{AlertClock, parse_timezone};
 use proptest::prelude::*;
 
+mod alert_gen;
+
 // ---------------------------------------------------------------------------------------------
 // Generated input
 
-/// One string field: the decoded text and how it is handed to the encoder.
-#[derive(Clone, Debug)]
-struct Text {
-    decoded: String,
-    /// The JSON-escaped form, or `None` to pass the decoded text as a literal.
-    json: Option<String>,
-}
-
-impl Text {
-    fn raw(&self) -> RawStr<'_> {
-        match &self.json {
-            Some(j) => RawStr::new(j.as_bytes(), j.contains('\\')),
-            None => RawStr::literal(&self.decoded),
-        }
-    }
-}
-
-/// JSON-escapes `chars`; `spell[i]` picks `\uXXXX` over the plain form where both are valid.
-fn json_escape(chars: &[(char, bool)]) -> String {
-    let mut out = String::new();
-    for &(c, as_unicode) in chars {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' if !as_unicode => out.push_str("\\n"),
-            '\r' if !as_unicode => out.push_str("\\r"),
-            '\t' if !as_unicode => out.push_str("\\t"),
-            '\u{8}' if !as_unicode => out.push_str("\\b"),
-            '\u{c}' if !as_unicode => out.push_str("\\f"),
-            '/' if as_unicode => out.push_str("\\/"),
-            c if c < ' ' || as_unicode => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+use alert_gen::{Text, json_escape};
 
 fn atom() -> impl Strategy<Value = char> {
     prop_oneof![
@@ -225,6 +187,11 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 impl Case {
+    /// Field limits on for even times, off for odd ones: both halves get tested.
+    fn field_limits(&self) -> bool {
+        self.time_ms % 2 == 0
+    }
+
     fn alert(&self) -> Alert<'_> {
         Alert {
             time_ms: self.time_ms,
@@ -254,6 +221,7 @@ impl Case {
             product: self.product.clone(),
             version: self.version.clone(),
             event_class: self.event_class.clone(),
+            field_limits: self.field_limits(),
         };
         let clock = AlertClock::new(parse_timezone(self.zone).expect("known zone"));
         CefEncoder::new(&opts, &self.sensor, clock)
@@ -334,6 +302,16 @@ fn expected_pairs(case: &Case) -> Vec<(String, String)> {
         }
     };
     let text = |t: &Option<Text>| t.as_ref().map(|t| t.decoded.clone());
+    // The CEF standard's maximum lengths, in characters, when the encoder applies them.
+    let limit = |value: Option<String>, max: usize| {
+        value.map(|v| {
+            if case.field_limits() {
+                v.chars().take(max).collect()
+            } else {
+                v
+            }
+        })
+    };
     let addr = |a: &Option<(Text, Kind)>, want: Kind| {
         a.as_ref()
             .filter(|(_, k)| *k == want)
@@ -356,7 +334,7 @@ fn expected_pairs(case: &Case) -> Vec<(String, String)> {
         .strftime("%b %d %Y %H:%M:%S")
         .to_string();
 
-    push("msg", text(&case.message).as_deref());
+    push("msg", limit(text(&case.message), 1023).as_deref());
     push("protocol", text(&case.protocol).as_deref());
     push("severity", Some(case.severity.name()));
     push("type", Some(&engine));
@@ -366,18 +344,21 @@ fn expected_pairs(case: &Case) -> Vec<(String, String)> {
     push("src_mac", src_mac.as_deref());
     push("dst_ip", dst_ip.as_deref());
     push("dst_mac", dst_mac.as_deref());
-    push("cat", text(&case.category).as_deref());
+    push("cat", limit(text(&case.category), 1023).as_deref());
     if case.flavor == CefFlavor::NetWitness {
         push("rt", Some(&case.time_ms.to_string()));
         push("src", src_ip.as_deref());
         push("dst", dst_ip.as_deref());
         push("smac", src_mac.as_deref());
         push("dmac", dst_mac.as_deref());
-        push("shost", text(&case.source_name).as_deref());
-        push("dhost", text(&case.destination_name).as_deref());
-        push("app", text(&case.protocol).as_deref());
-        push("externalId", text(&case.uuid).as_deref());
-        let host = &case.sensor.hostname;
+        push("shost", limit(text(&case.source_name), 1023).as_deref());
+        push(
+            "dhost",
+            limit(text(&case.destination_name), 1023).as_deref(),
+        );
+        push("app", limit(text(&case.protocol), 31).as_deref());
+        push("externalId", limit(text(&case.uuid), 40).as_deref());
+        let host = limit(Some(case.sensor.hostname.clone()), 100).unwrap_or_default();
         push("dvchost", (!host.is_empty()).then_some(host.as_str()));
     }
     pairs

@@ -482,3 +482,114 @@ fn test_message_works_for_every_format() {
         );
     }
 }
+
+#[test]
+fn two_pipeline_workers_deliver_everything_and_number_rejected_lines() {
+    let dir = scratch("workers");
+    let receiver = TcpReceiver::start(Framing::Lf);
+    let path = dir.join("alerts.jsonl");
+    let mut file = String::new();
+    let mut bad = Vec::new();
+    for i in 0..50_000 {
+        file.push_str(&alert(i));
+        file.push('\n');
+        if i % 5_000 == 17 {
+            file.push_str(&format!("{{\"bad\":{i}\n"));
+            bad.push(file.lines().count());
+        }
+    }
+    std::fs::write(&path, &file).unwrap();
+    let config = write_config(
+        &dir,
+        &format!(
+            "[pipeline]\nworkers = 2\nblock_size = 131072\n{}[[rule]]\nname = \"all\"\n{}",
+            file_source(&path),
+            action("cef", "tcp", receiver.addr, "")
+        ),
+    );
+    let out = run(&config);
+
+    let got = receiver.wait_for(50_000, WAIT);
+    assert_exactly(&got, &(0..50_000).collect());
+    let dead = std::fs::read_to_string(dir.join("dead-letter.log")).unwrap();
+    let mut lines: Vec<usize> = dead
+        .lines()
+        .map(|r| {
+            let at = r.find(" line=").unwrap() + " line=".len();
+            r[at..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines, bad);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("50010 lines"), "{summary}");
+}
+
+#[test]
+fn udp_and_stdin_sources_feed_the_pipeline() {
+    let dir = scratch("sources");
+    let receiver = TcpReceiver::start(Framing::Lf);
+    let listen = util::free_port();
+    let config = write_config(
+        &dir,
+        &format!(
+            "[pipeline]\nmax_line = 2048\nblock_size = 8192\n\
+             [[source]]\nkind = \"udp\"\nlisten = \"{listen}\"\n[[source]]\nkind = \"stdin\"\n\
+             [[rule]]\nname = \"all\"\n{}",
+            action("cef", "tcp", receiver.addr, "")
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otrelay"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // stdin: 300 alerts, then end of input.
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..300 {
+        writeln!(stdin, "{}", alert(i)).unwrap();
+    }
+    drop(stdin);
+
+    // UDP: 200 alerts, one of them pretty-printed over several lines, one too long, one broken.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 300..500 {
+        let text = if i == 301 {
+            alert(i).replace(",\"", ",\n  \"")
+        } else {
+            alert(i)
+        };
+        socket.send_to(text.as_bytes(), listen).unwrap();
+        if i % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    socket
+        .send_to(
+            format!("{{\"title\":\"{}\"}}", "x".repeat(3000)).as_bytes(),
+            listen,
+        )
+        .unwrap();
+    socket.send_to(b"{\"title\":\"a\nb\"}", listen).unwrap();
+
+    let got = receiver.wait_for(500, WAIT);
+    assert_exactly(&got, &(0..500).collect());
+    std::thread::sleep(Duration::from_millis(200));
+
+    // SAFETY: `kill` with a valid pid and signal number has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("500 parsed, 2 rejected"), "{summary}");
+    let dead = std::fs::read_to_string(dir.join("dead-letter.log")).unwrap();
+    assert!(dead.contains("reason=too_long source=udp:"), "{dead}");
+    // The raw newline inside a string became a TAB, which is still invalid JSON there.
+    assert!(
+        dead.contains("reason=invalid_json") && dead.contains("\t{\"title\":\"a\tb\"}"),
+        "{dead}"
+    );
+}

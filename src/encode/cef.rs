@@ -27,10 +27,12 @@
 // closing `|severity|`; if the limit is smaller than the header without a title, the title is
 // cut to fit, and below that only a cut prefix of the header is written.
 //
-// TODO: the per-key length caps of spec §5.1 (`msg` and `cat` 1023 characters, `app` 31,
-// `externalId` 40, `dvchost` 100, …) are not applied; only the whole-message limit cuts. A long
-// `msg` can therefore crowd out the keys after it. The mark can go once each value is cut to its
-// cap while it is escaped.
+// Field limits (spec §5.1, ArcSight's CEF standard): with `field_limits`, values of the standard
+// keys are cut to their documented maximum in characters before escaping: `msg`, `cat`,
+// `shost` and `dhost` 1023, `app` 31, `externalId` 40, `dvchost` 100. The sensor's own keys
+// (`protocol`, `UUID`, `src_ip`, …) have no documented limit and are left whole. A value whose
+// JSON form is no longer than its limit cannot decode to more characters, so only longer ones
+// are decoded, into a buffer the encoder owns, to find where the limit falls.
 
 use crate::alert::{Alert, Chunk, RawStr, SensorIdentity};
 
@@ -62,7 +64,18 @@ pub struct CefOptions {
     /// Device Event Class ID; defaults to `Microsoft Defender for IoT Alert` or
     /// `CyberX platform Alert`.
     pub event_class: Option<String>,
+    /// Cut standard keys to the CEF standard's maximum lengths (`msg` 1023 characters, …).
+    /// Off in `Default`; otrelay's config turns it on unless `field_limits = false`.
+    pub field_limits: bool,
 }
+
+/// Maximum lengths in characters of the standard keys otrelay writes (ArcSight CEF standard).
+const MSG_MAX: usize = 1023;
+const CAT_MAX: usize = 1023;
+const HOST_MAX: usize = 1023;
+const APP_MAX: usize = 31;
+const EXTERNAL_ID_MAX: usize = 40;
+const DVCHOST_MAX: usize = 100;
 
 /// `|severity|` after the title, indexed by [`crate::alert::Severity::rank`].
 const SEVERITY_FIELDS: [&[u8]; 4] = [b"|1|", b"|4|", b"|8|", b"|10|"];
@@ -84,6 +97,10 @@ pub struct CefEncoder {
     /// The sensor host for `dvchost=`, escaped (NetWitness only).
     dvchost: Vec<u8>,
     clock: AlertClock,
+    /// Whether the standard keys are cut to their maximum lengths.
+    field_limits: bool,
+    /// Decoded copy of a value longer than its limit, reused from alert to alert.
+    scratch: String,
 }
 
 impl CefEncoder {
@@ -116,7 +133,11 @@ impl CefEncoder {
         escape_into(&mut tail, Field::Header, class);
         tail.push(b'|');
         let mut dvchost = Vec::new();
-        escape_into(&mut dvchost, Field::Extension, &sensor.hostname);
+        let hostname = match sensor.hostname.char_indices().nth(DVCHOST_MAX) {
+            Some((cut, _)) if opts.field_limits => &sensor.hostname[..cut],
+            _ => sensor.hostname.as_str(),
+        };
+        escape_into(&mut dvchost, Field::Extension, hostname);
 
         CefEncoder {
             flavor: opts.flavor,
@@ -126,17 +147,36 @@ impl CefEncoder {
             tail,
             dvchost,
             clock,
+            field_limits: opts.field_limits,
+            scratch: String::new(),
+        }
+    }
+
+    /// A free-text value of a standard key, cut to `max` characters when field limits are on.
+    fn limited(
+        &mut self,
+        ext: &Extension,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        value: Option<RawStr<'_>>,
+        max: usize,
+    ) -> Result<(), Full> {
+        let Some(raw) = value else { return Ok(()) };
+        if !self.field_limits || raw.raw().len() <= max {
+            return ext.text(w, key, value);
+        }
+        self.scratch.clear();
+        raw.decode_into(&mut self.scratch);
+        match self.scratch.char_indices().nth(max) {
+            Some((cut, _)) => ext.decoded(w, key, &self.scratch[..cut]),
+            None => ext.text(w, key, value),
         }
     }
 
     /// Appends one CEF message (no syslog header, no framing) to `out`, writing at most `limit`
     /// bytes; returns [`Encoded::Truncated`] when it had to cut.
     pub fn encode(&mut self, alert: &Alert<'_>, out: &mut Vec<u8>, limit: usize) -> Encoded {
-        let mut w = BoundedWriter::new(out, limit);
-        match self.write(alert, &mut w) {
-            Ok(()) => Encoded::Complete,
-            Err(Full) => Encoded::Truncated,
-        }
+        super::escape::bounded(out, limit, |w| self.write(alert, w))
     }
 
     fn write(&mut self, alert: &Alert<'_>, w: &mut BoundedWriter<'_>) -> Result<(), Full> {
@@ -189,7 +229,7 @@ impl CefEncoder {
         ext: &Extension,
         w: &mut BoundedWriter<'_>,
     ) -> Result<(), Full> {
-        ext.text(w, b" msg=", alert.message)?;
+        self.limited(ext, w, b" msg=", alert.message, MSG_MAX)?;
         ext.text(w, b" protocol=", alert.protocol)?;
         ext.whole(w, b" severity=", alert.severity.name().as_bytes())?;
         if alert.engine_name.is_empty() {
@@ -208,12 +248,12 @@ impl CefEncoder {
         ext.mac(w, b" src_mac=", alert.source_mac, src)?;
         ext.whole(w, b" dst_ip=", dst.ip())?;
         ext.mac(w, b" dst_mac=", alert.destination_mac, dst)?;
-        ext.text(w, b" cat=", alert.category)
+        self.limited(ext, w, b" cat=", alert.category, CAT_MAX)
     }
 
     /// The standard CEF keys NetWitness' base parser maps (spec §4).
     fn write_standard(
-        &self,
+        &mut self,
         alert: &Alert<'_>,
         src: &Address,
         dst: &Address,
@@ -226,10 +266,10 @@ impl CefEncoder {
         ext.whole(w, b" dst=", dst.ip())?;
         ext.mac(w, b" smac=", alert.source_mac, src)?;
         ext.mac(w, b" dmac=", alert.destination_mac, dst)?;
-        ext.text(w, b" shost=", alert.source_name)?;
-        ext.text(w, b" dhost=", alert.destination_name)?;
-        ext.text(w, b" app=", alert.protocol)?;
-        ext.text(w, b" externalId=", alert.uuid)?;
+        self.limited(ext, w, b" shost=", alert.source_name, HOST_MAX)?;
+        self.limited(ext, w, b" dhost=", alert.destination_name, HOST_MAX)?;
+        self.limited(ext, w, b" app=", alert.protocol, APP_MAX)?;
+        self.limited(ext, w, b" externalId=", alert.uuid, EXTERNAL_ID_MAX)?;
 
         ext.escaped(w, b" dvchost=", &self.dvchost)
     }
@@ -265,17 +305,15 @@ impl Extension {
         key: &[u8],
         value: Option<RawStr<'_>>,
     ) -> Result<(), Full> {
-        let Some(value) = value else {
-            return Ok(());
-        };
-        let key = self.key(w, key);
-        let mark = w.len();
-        w.whole(key)?;
-        let written = w.raw(Field::Extension, value);
-        if written.is_err() && w.len() == mark + key.len() {
-            w.rollback(mark);
+        match value {
+            Some(v) => self.cut(w, key, |w| w.raw(Field::Extension, v)),
+            None => Ok(()),
         }
-        written
+    }
+
+    /// A decoded free-text value, escaped now and cut cleanly if it does not fit.
+    fn decoded(&self, w: &mut BoundedWriter<'_>, key: &[u8], value: &str) -> Result<(), Full> {
+        self.cut(w, key, |w| w.text(Field::Extension, value))
     }
 
     /// A value escaped at start-up, cut cleanly if it does not fit; nothing if empty.
@@ -283,10 +321,20 @@ impl Extension {
         if value.is_empty() {
             return Ok(());
         }
+        self.cut(w, key, |w| w.escaped(value))
+    }
+
+    /// Writes `key` and a value that may be cut; takes the key back if no value byte fit.
+    fn cut(
+        &self,
+        w: &mut BoundedWriter<'_>,
+        key: &[u8],
+        value: impl FnOnce(&mut BoundedWriter<'_>) -> Result<(), Full>,
+    ) -> Result<(), Full> {
         let key = self.key(w, key);
         let mark = w.len();
         w.whole(key)?;
-        let written = w.escaped(value);
+        let written = value(w);
         if written.is_err() && w.len() == mark + key.len() {
             w.rollback(mark);
         }

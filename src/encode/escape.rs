@@ -206,6 +206,20 @@ fn controls_to_spaces() -> [u8; 256] {
     t
 }
 
+/// Runs `write` on a [`BoundedWriter`] over `out` limited to `limit` bytes, and says whether
+/// it had to cut: the common shape of every encoder's `encode`.
+pub fn bounded(
+    out: &mut Vec<u8>,
+    limit: usize,
+    write: impl FnOnce(&mut BoundedWriter<'_>) -> Result<(), Full>,
+) -> super::Encoded {
+    let mut w = BoundedWriter::new(out, limit);
+    match write(&mut w) {
+        Ok(()) => super::Encoded::Complete,
+        Err(Full) => super::Encoded::Truncated,
+    }
+}
+
 /// Appends to a `Vec<u8>` without ever letting it grow past a fixed end.
 ///
 /// Every method either writes everything it was given or writes a clean prefix and returns

@@ -175,15 +175,10 @@ impl ObjectEncoder {
     /// Appends one object message (no syslog header, no framing) to `out`, writing at most
     /// `limit` bytes; returns [`Encoded::Truncated`] when it had to cut.
     pub fn encode(&mut self, alert: &Alert<'_>, out: &mut Vec<u8>, limit: usize) -> Encoded {
-        let mut w = BoundedWriter::new(out, limit);
-        let written = match self.style {
-            ObjectStyle::KeyValue => self.write(alert, &mut w),
-            ObjectStyle::Json => self.write_json(alert, &mut w),
-        };
-        match written {
-            Ok(()) => Encoded::Complete,
-            Err(Full) => Encoded::Truncated,
-        }
+        super::escape::bounded(out, limit, |w| match self.style {
+            ObjectStyle::KeyValue => self.write(alert, w),
+            ObjectStyle::Json => self.write_json(alert, w),
+        })
     }
 
     /// `{`, the fields, `}`, keeping room for the `}` so that a cut object is still closed.

@@ -247,11 +247,7 @@ impl TextEncoder {
     /// Appends one text message (no syslog header, no framing) to `out`, writing at most
     /// `limit` bytes; returns [`Encoded::Truncated`] when it had to cut.
     pub fn encode(&mut self, alert: &Alert<'_>, out: &mut Vec<u8>, limit: usize) -> Encoded {
-        let mut w = BoundedWriter::new(out, limit);
-        match self.write(alert, &mut w) {
-            Ok(()) => Encoded::Complete,
-            Err(Full) => Encoded::Truncated,
-        }
+        super::escape::bounded(out, limit, |w| self.write(alert, w))
     }
 
     fn write(&self, alert: &Alert<'_>, w: &mut BoundedWriter<'_>) -> Result<(), Full> {

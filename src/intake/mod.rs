@@ -12,8 +12,10 @@
 //! - a block holds zero or more lines, each ending in `\n`, and nothing else;
 //! - lines from one source arrive in order, so the pipeline can number them;
 //! - a line that cannot fit in a block (longer than `block_size`, which exceeds `max_line`) never
-//!   goes into one: it travels as an `Oversized` event, in order with the blocks, and the
-//!   pipeline numbers it, counts it and writes it to the dead-letter file.
+//!   goes into one: it travels as an `Oversized` event, and the pipeline counts it and writes it
+//!   to the dead-letter file;
+//! - intake numbers lines: each block carries the number of its first line, each oversized line
+//!   its own, so that any pipeline worker can name a rejected line.
 
 mod net;
 mod stream;
@@ -36,6 +38,9 @@ pub struct Block {
     pub(crate) len: usize,
     /// Index of the source in the config.
     pub(crate) source: usize,
+    /// Number of the block's first line within its source (1-based). Intake counts lines so
+    /// that several pipeline workers can number rejected lines without talking to each other.
+    pub(crate) first_line: u64,
 }
 
 impl Block {
@@ -44,12 +49,18 @@ impl Block {
             buf: vec![0; capacity].into_boxed_slice(),
             len: 0,
             source,
+            first_line: 0,
         }
     }
 
     /// The bytes: whole lines, each ending in `\n`.
     pub fn lines(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// Number of the block's first line within its source (1-based).
+    pub fn first_line(&self) -> u64 {
+        self.first_line
     }
 
     /// The source this block came from.
@@ -67,6 +78,8 @@ pub enum IntakeEvent {
     Oversized {
         /// Index of the source.
         source: usize,
+        /// Its number within the source (1-based).
+        line: u64,
         /// The line's full length in bytes.
         len: u64,
         /// Its first bytes (all of it up to 16 MiB), for the dead-letter file.
@@ -96,6 +109,8 @@ pub(crate) struct SourceCtx {
     pub index: usize,
     pub name: String,
     pub max_line: usize,
+    /// Lines (records) handed on so far, counted at intake.
+    pub lines: std::cell::Cell<u64>,
     pub free: Receiver<Block>,
     pub recycle: Sender<Block>,
     pub out: Sender<IntakeEvent>,
@@ -118,11 +133,14 @@ impl SourceCtx {
     }
 
     /// Hands a block of whole lines to the pipeline; empty blocks go straight back to the pool.
-    fn ship(&self, block: Block) -> bool {
+    fn ship(&self, mut block: Block) -> bool {
         if block.len == 0 {
             // The pool has room for every block it owns, so this cannot block.
             return self.free_back(block);
         }
+        let lines = memchr::memchr_iter(b'\n', &block.buf[..block.len]).count() as u64;
+        block.first_line = self.lines.get() + 1;
+        self.lines.set(self.lines.get() + lines);
         self.stats
             .bytes
             .fetch_add(block.len as u64, Ordering::Relaxed);
@@ -133,12 +151,16 @@ impl SourceCtx {
         self.recycle.send(block).is_ok()
     }
 
-    /// Hands a line that is longer than a block to the pipeline, in order with the blocks, so
-    /// that it is numbered, counted and kept in the dead-letter file like any rejected line.
-    /// Callers ship the lines before it first. Returns false when the pipeline has gone away.
+    /// Numbers a line that is longer than a block and hands it to the pipeline, which counts it
+    /// and keeps it in the dead-letter file like any rejected line. Callers ship the lines
+    /// before it first, so that numbering stays in order. Returns false when the pipeline has
+    /// gone away.
     fn reject_oversized(&self, total_len: u64, kept: &[u8]) -> bool {
+        let line = self.lines.get() + 1;
+        self.lines.set(line);
         let event = IntakeEvent::Oversized {
             source: self.index,
+            line,
             len: total_len,
             kept: kept.to_vec(),
         };
@@ -148,6 +170,23 @@ impl SourceCtx {
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+}
+
+/// Waits at most `timeout` until `fd` is readable (or at its end). Returns false on a timeout.
+///
+/// Errors (EINTR from a signal, for example) count as ready: the caller reads, or checks its
+/// stop flag and comes back. A descriptor that cannot be polled (a regular file) is always
+/// ready.
+fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> bool {
+    let mut fds = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a valid, initialised pollfd and the count is exactly one.
+    let rc = unsafe { libc::poll(&mut fds, 1, ms) };
+    rc != 0
 }
 
 /// Most bytes of one oversized line kept for the dead-letter file.
@@ -203,6 +242,7 @@ pub fn start_sources(
             index,
             name: source.name.clone(),
             max_line: pipeline.max_line,
+            lines: std::cell::Cell::new(0),
             free,
             recycle: recycle.clone(),
             out: out.clone(),

@@ -317,13 +317,13 @@ pub(super) fn run_udp(ctx: SourceCtx, socket: UdpSocket) {
                         break 'outer;
                     }
                 }
-                wait_readable(&socket, TICK);
+                super::wait_readable(socket.as_raw_fd(), TICK);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 eprintln!("otrelay: WARN source {}: receive failed: {e}", ctx.name);
                 ctx.stats.errors.fetch_add(1, Ordering::Relaxed);
-                wait_readable(&socket, TICK);
+                super::wait_readable(socket.as_raw_fd(), TICK);
             }
         }
 
@@ -346,17 +346,6 @@ fn publish_drops(ctx: &SourceCtx, port: u16, baseline: u64) {
             .kernel_drops
             .store(d.saturating_sub(baseline), Ordering::Relaxed);
     }
-}
-
-fn wait_readable(socket: &UdpSocket, timeout: Duration) {
-    let mut fds = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `fds` is a valid, initialised pollfd and the count is exactly one.
-    unsafe { libc::poll(&mut fds, 1, ms) };
 }
 
 /// The kernel's drop counter for the UDP socket bound to `port`, from `/proc/net/udp{,6}`.

@@ -169,7 +169,7 @@ pub(super) fn run_stdin(ctx: SourceCtx) {
         if ctx.stopping() {
             break;
         }
-        if !stdin_ready(IDLE_POLL) {
+        if !super::wait_readable(libc::STDIN_FILENO, IDLE_POLL) {
             continue;
         }
         match asm.read_from(&ctx, &mut stdin) {
@@ -190,21 +190,6 @@ pub(super) fn run_stdin(ctx: SourceCtx) {
     }
     asm.finish(&ctx);
     let _ = ctx.out.send(IntakeEvent::Done(ctx.index));
-}
-
-/// Waits until stdin has data (or end of file) for at most `timeout`.
-fn stdin_ready(timeout: Duration) -> bool {
-    let mut fds = libc::pollfd {
-        fd: libc::STDIN_FILENO,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `fds` is a valid, initialised pollfd and we pass a count of exactly one.
-    let rc = unsafe { libc::poll(&mut fds, 1, ms) };
-    // On error (EINTR from a signal, for example) let the caller check the stop flag and retry;
-    // a non-pollable stdin (a regular file) reports ready at once.
-    rc != 0
 }
 
 /// Reads a file to its end; with `follow`, keeps reading as it grows and reopens it when it is
@@ -284,6 +269,7 @@ mod tests {
             index: 0,
             name: "test".into(),
             max_line,
+            lines: std::cell::Cell::new(0),
             free,
             recycle,
             out,
@@ -312,11 +298,15 @@ mod tests {
                 match event {
                     IntakeEvent::Block(b) => {
                         assert_eq!(b.lines().last(), Some(&b'\n'));
+                        assert_eq!(b.first_line() as usize, seen.len() + 1);
                         let lines = b.lines().split_inclusive(|&c| c == b'\n');
                         seen.extend(lines.map(|l| Seen::Line(l.to_vec())));
                         ctx.recycle.send(b).unwrap();
                     }
-                    IntakeEvent::Oversized { len, kept, .. } => {
+                    IntakeEvent::Oversized {
+                        len, kept, line, ..
+                    } => {
+                        assert_eq!(line as usize, seen.len() + 1);
                         seen.push(Seen::Oversized(len, kept));
                     }
                     IntakeEvent::Done(_) => {}

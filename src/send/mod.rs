@@ -8,9 +8,9 @@
 //! that back-pressure is what stops intake while a TCP receiver is away; nothing accepted is
 //! dropped for that reason.
 //!
-//! Threads: `Sender` lives on the pipeline thread (or an embedding caller); everything in
-//! `worker`, `udp`, `tcp`, `tls` and `stdout` runs on the sender thread; `DestinationStats` is written
-//! by the sender thread and read by anyone. What must hold: all batches are allocated in
+//! Threads: `Sender` lives on the pipeline thread (or an embedding caller, or is shared by the
+//! pipeline workers); everything in `worker`, `udp`, `tcp`, `tls` and `stdout` runs on the
+//! sender thread; `DestinationStats` is written by the sender thread and read by anyone. What must hold: all batches are allocated in
 //! `start`; in steady state neither side allocates, and neither logs per message.
 //!
 //! Pool sizing. A destination owns `batches` batches of `batch_bytes` (+ one message). For TCP,

@@ -28,7 +28,7 @@ impl Text {
 }
 
 /// JSON-escapes `chars`; the flag picks `\uXXXX` over the plain form where both are valid.
-fn json_escape(chars: &[(char, bool)]) -> String {
+pub fn json_escape(chars: &[(char, bool)]) -> String {
     let mut out = String::new();
     for &(c, as_unicode) in chars {
         match c {
@@ -37,6 +37,8 @@ fn json_escape(chars: &[(char, bool)]) -> String {
             '\n' if !as_unicode => out.push_str("\\n"),
             '\r' if !as_unicode => out.push_str("\\r"),
             '\t' if !as_unicode => out.push_str("\\t"),
+            '\u{8}' if !as_unicode => out.push_str("\\b"),
+            '\u{c}' if !as_unicode => out.push_str("\\f"),
             '/' if as_unicode => out.push_str("\\/"),
             c if c < ' ' || as_unicode => {
                 let mut units = [0u16; 2];
