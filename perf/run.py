@@ -574,7 +574,7 @@ def section_ceiling(ctx):
         f"| udp_blast | {ceil:,.0f} | {loss_blast:.2f} % |",
         f"| udp_blast, send side only (sendmmsg returns) | {med(rows, 'send_rate'):,.0f} | |",
         f"| otrelay UDP (reads, parses, filters, encodes too) | {o['msgs_per_s']:,.0f} | "
-        f"{loss_o:.2f} % |", "",
+        f"{loss_o:.2f} % |",
         *([f"| otrelay-w2 UDP (pipeline.workers = 2) | "
            f"{ctx['throughput'][('otrelay-w2', 'udp')]['msgs_per_s']:,.0f} | |"]
           if ("otrelay-w2", "udp") in ctx["throughput"] else []),
