@@ -593,3 +593,38 @@ fn udp_and_stdin_sources_feed_the_pipeline() {
         "{dead}"
     );
 }
+
+#[test]
+fn receiver_closing_after_the_last_message_is_not_a_failure() {
+    let dir = scratch("clean-close");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let n = 20_000;
+    let receiver = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().unwrap();
+        let (mut buf, mut lines) = (vec![0u8; 1 << 16], 0);
+        while lines < n {
+            let got = stream.read(&mut buf).unwrap();
+            assert!(got > 0, "otrelay closed early");
+            lines += buf[..got].iter().filter(|&&b| b == b'\n').count();
+        }
+        // Everything read: a clean close (FIN), as a receiver that is done would do.
+        drop(stream);
+        lines
+    });
+    let alerts = write_alerts(&dir, n);
+    let config = write_config(
+        &dir,
+        &format!(
+            "[pipeline]\ndrain_timeout_ms = 2000\n{}[[rule]]\nname = \"all\"\n{}",
+            file_source(&alerts),
+            action("cef", "tcp", addr, "")
+        ),
+    );
+    let out = run(&config);
+    assert_eq!(receiver.join().unwrap(), n);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains(" 0 undelivered"), "{summary}");
+    assert!(!dir.join("dead-letter.log").exists(), "{summary}");
+}

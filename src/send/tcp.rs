@@ -17,6 +17,10 @@
 // point move back to the front of the pending queue and are resent first on the next
 // connection; those before it are released. `acked` is only ever taken from a live
 // measurement, so after a reset it can only be too low, which costs duplicates, not losses.
+// A clean close by the peer (end of stream, not a reset) needs no overlap: Linux answers a
+// close() with unread bytes in the receive buffer with a reset, so a FIN means the receiver's
+// application read everything its kernel had acknowledged. Only batches past `acked` are then
+// resent, and a receiver that closes after the last message does not cost a replay.
 //
 // Over TLS the positions are ciphertext positions: `written` is the ciphertext produced so far
 // and a batch's `stream_end` the end of the record holding its last byte (see `tls` for how
@@ -465,7 +469,8 @@ impl TcpLink {
             DestinationStats::add(&q.stats.tls_failures, 1);
             self.flush_alert();
         }
-        self.disconnect(q, registry, now, e);
+        let clean = matches!(e, SessionError::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof);
+        self.disconnect(q, registry, now, e, clean);
     }
 
     /// Best effort: writes the alert rustls queued after a failure, so the peer logs why.
@@ -484,17 +489,25 @@ impl TcpLink {
     }
 
     /// The connection dropped: release what is safely delivered, queue the rest for replay.
+    /// `clean` is true when the peer closed the stream (end of stream) rather than reset it.
     fn disconnect(
         &mut self,
         q: &mut Queue,
         registry: &Registry,
         now: Instant,
         e: &dyn fmt::Display,
+        clean: bool,
     ) {
         q.stats.connected.store(0, Ordering::Relaxed);
+        if clean {
+            // The socket is still open on this side: take the acknowledged position now.
+            self.release(q);
+        }
 
-        // Release batches acknowledged past the overlap; the rest are resent first.
-        let keep_from = self.acked.saturating_sub(self.overlap);
+        // Release batches acknowledged past the overlap (or all acknowledged ones after a clean
+        // close); the rest are resent first.
+        let overlap = if clean { 0 } else { self.overlap };
+        let keep_from = self.acked.saturating_sub(overlap);
         while self.held.front().is_some_and(|b| b.stream_end <= keep_from) {
             if let Some(b) = self.held.pop_front() {
                 q.recycle(b);
@@ -590,7 +603,7 @@ impl TcpLink {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.disconnect(q, registry, now, &e);
+                    self.disconnect(q, registry, now, &e, false);
                     return;
                 }
             }
@@ -634,7 +647,7 @@ impl TcpLink {
                         }
                     }
                     Err(e) => {
-                        self.disconnect(q, registry, now, &e);
+                        self.disconnect(q, registry, now, &e, false);
                         return;
                     }
                 }
