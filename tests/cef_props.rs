@@ -19,7 +19,7 @@ mod alert_gen;
 // ---------------------------------------------------------------------------------------------
 // Generated input
 
-use alert_gen::{Text, json_escape};
+use alert_gen::{Text, is_control, json_escape};
 
 fn atom() -> impl Strategy<Value = char> {
     prop_oneof![
@@ -230,10 +230,6 @@ impl Case {
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: what the message must say
-
-fn is_control(c: char) -> bool {
-    c < ' ' || ('\u{7f}'..='\u{9f}').contains(&c)
-}
 
 /// A header field after CEF escaping and unescaping: every control character is a space.
 fn header_value(s: &str) -> String {
