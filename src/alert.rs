@@ -185,7 +185,8 @@ pub enum AlertKind {
 ///
 /// Invariant (established by the parser, relied on by [`RawStr::chunks`]): `raw` is valid UTF-8,
 /// contains no byte below 0x20 and no unescaped `"`, and every `\` starts a well-formed JSON
-/// escape; `\u` surrogates come in valid pairs.
+/// escape; `\u` surrogates come in valid pairs. Every constructor guarantees the UTF-8 part, so
+/// decoding can rely on it; the rest is only relied on for the output to be meaningful.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RawStr<'a> {
     raw: &'a [u8],
@@ -193,16 +194,32 @@ pub struct RawStr<'a> {
 }
 
 impl<'a> RawStr<'a> {
-    /// Wraps bytes that satisfy the type invariant.
+    /// Wraps bytes that should satisfy the type invariant.
     ///
     /// `escaped` says whether `raw` contains a backslash; when it is false, [`RawStr::chunks`]
     /// yields the bytes as one run without scanning them.
     ///
-    /// The invariant is not checked in release builds; a violation yields replacement characters,
-    /// never undefined behaviour.
+    /// Bytes that are not valid UTF-8 are replaced by a single U+FFFD, so that decoding never
+    /// needs to check again. The rest of the invariant is not checked in release builds; a
+    /// malformed escape decodes to replacement characters, never to undefined behaviour. The
+    /// parser uses [`RawStr::from_json`], which skips the UTF-8 check.
     pub fn new(raw: &'a [u8], escaped: bool) -> RawStr<'a> {
         debug_assert_eq!(escaped, raw.contains(&b'\\'));
-        RawStr { raw, escaped }
+        match std::str::from_utf8(raw) {
+            Ok(text) => RawStr::from_json(text, escaped),
+            Err(_) => RawStr::literal("\u{FFFD}"),
+        }
+    }
+
+    /// Wraps the still-escaped text of a JSON string, already known to be UTF-8.
+    ///
+    /// `escaped` says whether `raw` contains a backslash, as for [`RawStr::new`].
+    pub fn from_json(raw: &'a str, escaped: bool) -> RawStr<'a> {
+        debug_assert_eq!(escaped, raw.contains('\\'));
+        RawStr {
+            raw: raw.as_bytes(),
+            escaped,
+        }
     }
 
     /// Wraps a literal that needs no JSON unescaping (used for synthetic alerts).
@@ -323,17 +340,24 @@ impl<'a> Iterator for Chunks<'a> {
     }
 }
 
-/// Views bytes the parser validated as UTF-8 as `str`, falling back to a replacement marker so
-/// that a broken invariant can never become undefined behaviour.
+/// Views a run of a [`RawStr`] as `str` without checking it again.
+///
+/// Every run starts and ends at the string's ends, at a backslash, or after an escape, whose
+/// bytes are all ASCII; so a run of valid UTF-8 text is itself valid UTF-8.
 fn as_str(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).unwrap_or("\u{FFFD}")
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
+    // SAFETY: every `RawStr` constructor guarantees that its bytes are UTF-8 (`from_json` and
+    // `literal` take `&str`, `new` checks), and `Chunks` only splits them at ASCII bytes: before
+    // a backslash, or after an escape, of which `decode_escape` consumes ASCII bytes only.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
 /// Decodes the escape at the start of `s` (which begins with `\`), returning the character and
-/// the number of bytes consumed. Malformed input decodes to U+FFFD.
+/// the number of bytes consumed. Malformed input decodes to U+FFFD and consumes only the
+/// backslash, so that the rest is decoded as text and no split falls inside a character.
 fn decode_escape(s: &[u8]) -> (char, usize) {
     let Some(&kind) = s.get(1) else {
-        return ('\u{FFFD}', s.len());
+        return ('\u{FFFD}', 1);
     };
     let simple = match kind {
         b'"' => Some('"'),
@@ -350,11 +374,11 @@ fn decode_escape(s: &[u8]) -> (char, usize) {
         return (c, 2);
     }
     if kind != b'u' {
-        return ('\u{FFFD}', 2);
+        return ('\u{FFFD}', 1);
     }
 
     let Some(high) = hex4(&s[2..]) else {
-        return ('\u{FFFD}', s.len().min(6));
+        return ('\u{FFFD}', 1);
     };
     if !(0xD800..0xDC00).contains(&high) {
         return (char::from_u32(u32::from(high)).unwrap_or('\u{FFFD}'), 6);
@@ -479,6 +503,16 @@ mod tests {
     #[test]
     fn lone_surrogate_becomes_replacement() {
         assert_eq!(decode(r"\ud83dx"), "\u{FFFD}x");
+    }
+
+    #[test]
+    fn broken_invariant_never_splits_a_character() {
+        // Malformed escapes consume only the backslash; the rest decodes as text.
+        assert_eq!(decode("\\\u{e9}x"), "\u{FFFD}\u{e9}x");
+        assert_eq!(decode(r"\u12\q"), "\u{FFFD}u12\u{FFFD}q");
+        assert_eq!(decode("end\\"), "end\u{FFFD}");
+        // Bytes that are not UTF-8 become one replacement character.
+        assert_eq!(RawStr::new(b"a\xffb", false).to_string_lossy(), "\u{FFFD}");
     }
 
     #[test]

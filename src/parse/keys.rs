@@ -72,6 +72,42 @@ impl Field {
     }
 }
 
+/// The keys otrelay keeps, in the order the sensor writes them (spec §1.1), each spelled as in
+/// the documentation between its quotes and followed by the colon.
+///
+/// The parser tries the next entry as a plain byte comparison before scanning a key; a hit names
+/// exactly the same field that [`lookup`] would, without the scan and the case-folded compare.
+/// Any other spelling, order or spacing takes the general path and loses nothing but time.
+pub(super) const ORDER: [(Field, &[u8]); 20] = [
+    (Field::Id, b"\"id\":"),
+    (Field::Time, b"\"time\":"),
+    (Field::Title, b"\"title\":"),
+    (Field::Message, b"\"message\":"),
+    (Field::Severity, b"\"severity\":"),
+    (Field::Engine, b"\"engine\":"),
+    (Field::SourceDevice, b"\"sourceDevice\":"),
+    (Field::DestinationDevice, b"\"destinationDevice\":"),
+    (Field::SourceAddress, b"\"sourceDeviceAddress\":"),
+    (Field::DestinationAddress, b"\"destinationDeviceAddress\":"),
+    (Field::RemediationSteps, b"\"remediationSteps\":"),
+    (Field::AdditionalInformation, b"\"additionalInformation\":"),
+    (Field::Protocol, b"\"protocol\":"),
+    (Field::Category, b"\"category\":"),
+    (Field::SourceMac, b"\"sourceMac\":"),
+    (Field::DestinationMac, b"\"destinationMac\":"),
+    (Field::SourceName, b"\"sourceName\":"),
+    (Field::DestinationName, b"\"destinationName\":"),
+    (Field::Uuid, b"\"uuid\":"),
+    (Field::SensorName, b"\"sensorName\":"),
+];
+
+/// Index in [`ORDER`] of the entry that follows `field`, so that prediction resumes after a key
+/// found by the general path.
+#[cold]
+pub(super) fn order_after(field: Field) -> Option<usize> {
+    ORDER.iter().position(|&(f, _)| f == field).map(|i| i + 1)
+}
+
 /// The field a key names, or `None` for keys otrelay ignores.
 ///
 /// Keys written with escapes (`"ti\u0074le"`) are decoded first and then looked up like any other

@@ -20,14 +20,20 @@ pub(super) const MAX_DEPTH: u32 = 63;
 
 /// A cursor over one alert line.
 pub(super) struct Scanner<'a> {
+    /// The line as text: string values are cut from it, so they are known to be UTF-8.
+    text: &'a str,
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
-    /// Starts at the first byte of `buf`.
-    pub(super) fn new(buf: &'a [u8]) -> Scanner<'a> {
-        Scanner { buf, pos: 0 }
+    /// Starts at the first byte of `text`.
+    pub(super) fn new(text: &'a str) -> Scanner<'a> {
+        Scanner {
+            text,
+            buf: text.as_bytes(),
+            pos: 0,
+        }
     }
 
     /// Offset of the cursor in the line.
@@ -103,7 +109,8 @@ impl<'a> Scanner<'a> {
             match self.buf[at] {
                 b'"' => {
                     self.pos = at + 1;
-                    return Ok(RawStr::new(&self.buf[start..at], escaped));
+                    // Both ends sit next to an ASCII quote, so the slice is on char boundaries.
+                    return Ok(RawStr::from_json(&self.text[start..at], escaped));
                 }
                 b'\\' => {
                     escaped = true;
@@ -129,12 +136,18 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             b'0' => self.pos += 1,
             b'1'..=b'9' => {
+                // Any 19 digits fit a `u64`, so the common case needs no overflow check per
+                // digit; a longer run is summed again with checks.
+                let mut m = 0u64;
                 while let d @ b'0'..=b'9' = self.peek() {
-                    magnitude = magnitude
-                        .and_then(|m| m.checked_mul(10))
-                        .and_then(|m| m.checked_add(u64::from(d - b'0')));
+                    m = m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                     self.pos += 1;
                 }
+                magnitude = if self.pos - int_start <= 19 {
+                    Some(m)
+                } else {
+                    checked_digits(&self.buf[int_start..self.pos])
+                };
             }
             _ => return Err(self.error("expected a digit")),
         }
@@ -203,6 +216,16 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
         }
         Ok(())
+    }
+
+    /// Moves past `bytes` and returns true when they are next in the line.
+    #[inline]
+    pub(super) fn eat(&mut self, bytes: &[u8]) -> bool {
+        let hit = self.buf[self.pos..].starts_with(bytes);
+        if hit {
+            self.pos += bytes.len();
+        }
+        hit
     }
 
     /// Moves past `word` (`true`, `false` or `null`) when it is under the cursor.
@@ -313,6 +336,14 @@ impl<'a> Scanner<'a> {
         self.pos += 1;
         Ok(())
     }
+}
+
+/// The value of a run of decimal digits, or `None` when it overflows a `u64`.
+#[cold]
+fn checked_digits(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |m, &d| {
+        m.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// The byte that closes an object (`true`) or an array.
@@ -469,7 +500,7 @@ mod tests {
     use super::*;
 
     fn int(text: &str) -> Result<Option<i64>, ParseError> {
-        let mut s = Scanner::new(text.as_bytes());
+        let mut s = Scanner::new(text);
         let value = s.integer()?;
         assert_eq!(s.pos(), text.len(), "number not fully consumed: {text}");
         Ok(value)
@@ -496,7 +527,7 @@ mod tests {
     #[test]
     fn number_grammar_errors() {
         for bad in ["-", "1.", "1e", "1e+", ".5", "-x", "1.e3"] {
-            let mut s = Scanner::new(bad.as_bytes());
+            let mut s = Scanner::new(bad);
             let err = s.integer().expect_err(bad);
             assert_eq!(err.reason, RejectReason::InvalidJson, "{bad}");
         }
@@ -511,7 +542,7 @@ mod tests {
             r#""\u00e9\/\b\f\n\r\t""#,
         ];
         for text in ok {
-            let mut s = Scanner::new(text.as_bytes());
+            let mut s = Scanner::new(text);
             assert!(s.string().is_ok(), "{text}");
             assert_eq!(s.pos(), text.len());
         }
@@ -526,7 +557,7 @@ mod tests {
             ("\"ab\\", 3),
         ];
         for (text, offset) in bad {
-            let mut s = Scanner::new(text.as_bytes());
+            let mut s = Scanner::new(text);
             let err = s.string().expect_err(text);
             assert_eq!(err.offset, offset, "{text}: {err}");
         }
@@ -564,7 +595,7 @@ mod tests {
     #[test]
     fn skips_nested_values() {
         let ok = r#"{"a":[1,{"b":null},[],{}],"c":"x\"y","d":-1.5e3,"e":true} "#;
-        let mut s = Scanner::new(ok.as_bytes());
+        let mut s = Scanner::new(ok);
         assert_eq!(s.skip_value(1), Ok(()));
         assert_eq!(s.pos(), ok.len() - 1);
 
@@ -577,7 +608,7 @@ mod tests {
             "[",
             r#"{"a":}"#,
         ] {
-            let mut s = Scanner::new(bad.as_bytes());
+            let mut s = Scanner::new(bad);
             assert!(s.skip_value(1).is_err(), "{bad}");
         }
     }
@@ -586,12 +617,10 @@ mod tests {
     fn nesting_limit() {
         let depth = (MAX_DEPTH - 1) as usize;
         let ok = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        assert_eq!(Scanner::new(ok.as_bytes()).skip_value(1), Ok(()));
+        assert_eq!(Scanner::new(&ok).skip_value(1), Ok(()));
 
         let deep = format!("{}{}", "[".repeat(depth + 1), "]".repeat(depth + 1));
-        let err = Scanner::new(deep.as_bytes())
-            .skip_value(1)
-            .expect_err("too deep");
+        let err = Scanner::new(&deep).skip_value(1).expect_err("too deep");
         assert_eq!(err.offset, depth);
     }
 }
