@@ -28,7 +28,8 @@ use crate::encode::syslog::{HeaderOptions, HeaderStyle, SyslogHeader};
 use crate::encode::text::TextEncoder;
 use crate::encode::time::{AlertClock, parse_timezone};
 use crate::exclusions::Exclusions;
-use crate::parse::{ParseError, RejectReason, parse_alert};
+use crate::intake::Block;
+use crate::parse::{ParseError, RejectReason, parse_alert, parse_alert_text};
 use crate::rules::{RuleSet, set_bits, words_for};
 use crate::send::{Batch, DestinationConfig, Framing, SendError, Sender, Transport};
 use crate::stats::PipelineStats;
@@ -53,6 +54,15 @@ impl Format {
             Format::Text(e) => e.encode(alert, out, limit),
             Format::Object(e) => e.encode(alert, out, limit),
         }
+    }
+}
+
+/// Where a line sits in its source: files and stdin count lines, network sources records.
+fn locate(n: u64, by_line: bool) -> Location {
+    if by_line {
+        Location::Line(n)
+    } else {
+        Location::Record(n)
     }
 }
 
@@ -386,14 +396,35 @@ impl Processor {
         let mut n = first_line;
         while !rest.is_empty() {
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            let location = if by_line {
-                Location::Line(n)
-            } else {
-                Location::Record(n)
-            };
-            self.process_line(&rest[..end], source, location);
+            self.process_line(&rest[..end], source, locate(n, by_line));
             n += 1;
             rest = rest.get(end + 1..).unwrap_or(&[]);
+        }
+    }
+
+    /// Processes an intake block: its lines are cut at the newline offsets intake recorded,
+    /// and parsed without a second UTF-8 check when intake found the whole block valid.
+    pub fn process_intake_block(&mut self, block: &Block, source: &str, by_line: bool) {
+        let Some(text) = block.text() else {
+            return self.process_block(block.lines(), source, block.first_line(), by_line);
+        };
+
+        let mut start = 0;
+        let mut n = block.first_line();
+        for &end in block.line_ends() {
+            let end = end as usize;
+            // Newlines are ASCII, so both ends are character boundaries.
+            let line = text.get(start..end).unwrap_or_default();
+            self.process_text_line(line, source, locate(n, by_line));
+            n += 1;
+            start = end + 1;
+        }
+
+        // Lines past the end of the index (a block of unusually short lines).
+        let rest = text.get(start..).unwrap_or_default();
+        for line in rest.split_terminator('\n') {
+            self.process_text_line(line, source, locate(n, by_line));
+            n += 1;
         }
     }
 
@@ -424,20 +455,41 @@ impl Processor {
 
     /// Processes one line (without its newline).
     pub fn process_line(&mut self, line: &[u8], source: &str, location: Location) {
+        if let Some(line) = self.screen(line, source, location) {
+            match parse_alert(line) {
+                Ok(alert) => self.route(&alert),
+                Err(error) => self.reject(line, &error, source, location),
+            }
+        }
+    }
+
+    /// [`Processor::process_line`] for a line already known to be UTF-8.
+    fn process_text_line(&mut self, line: &str, source: &str, location: Location) {
+        if let Some(bytes) = self.screen(line.as_bytes(), source, location) {
+            // `screen` only strips an ASCII `\r`, so the same cut of `line` is still text.
+            let line = line.get(..bytes.len()).unwrap_or_default();
+            match parse_alert_text(line) {
+                Ok(alert) => self.route(&alert),
+                Err(error) => self.reject(bytes, &error, source, location),
+            }
+        }
+    }
+
+    /// Counts a line and sets aside blank and overlong ones; returns the rest without a
+    /// trailing `\r`.
+    #[inline]
+    fn screen<'l>(&mut self, line: &'l [u8], source: &str, location: Location) -> Option<&'l [u8]> {
         self.stats.lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             self.stats.blank += 1;
-            return;
+            return None;
         }
         if line.len() > self.max_line {
             self.reject(line, &ParseError::too_long(self.max_line), source, location);
-            return;
+            return None;
         }
-        match parse_alert(line) {
-            Ok(alert) => self.route(&alert),
-            Err(error) => self.reject(line, &error, source, location),
-        }
+        Some(line)
     }
 
     /// Counts a rejected line and keeps it in the dead-letter file.

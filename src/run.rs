@@ -52,7 +52,7 @@ fn work(mut processor: Processor, ctx: &WorkerCtx<'_>) -> (PipelineStats, Arc<Se
                 let s = block.source();
                 processor.tick();
                 let (name, by_line) = (ctx.names[s], ctx.by_line[s]);
-                processor.process_block(block.lines(), name, block.first_line(), by_line);
+                processor.process_intake_block(&block, name, by_line);
                 ctx.sources[s].recycle(block);
                 // Nothing else waiting: send what we have now rather than when a batch fills.
                 if ctx.rx.is_empty() {

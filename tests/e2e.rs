@@ -305,6 +305,60 @@ fn malformed_lines_go_to_the_dead_letter_file_and_the_rest_arrives() {
 }
 
 #[test]
+fn short_lines_beyond_the_block_index_keep_their_numbers() {
+    // Intake records at most 16 line ends per KiB of block; blank lines are 1 byte each, so
+    // most lines of these 4 KiB blocks are found past the index, and must still be numbered.
+    let dir = scratch("short-lines");
+    let receiver = TcpReceiver::start(Framing::Lf);
+    let path = dir.join("alerts.jsonl");
+    let mut file = Vec::new();
+    let mut line = 0;
+    let mut bad_lines = Vec::new();
+    for i in 0..300 {
+        for _ in 0..150 {
+            file.extend_from_slice(b"\n");
+            line += 1;
+        }
+        file.extend_from_slice(alert(i).as_bytes());
+        file.extend_from_slice(b"\r\n");
+        line += 1;
+        if i % 50 == 7 {
+            file.extend_from_slice(b"{\"time\":1}\n");
+            line += 1;
+            bad_lines.push(line);
+        }
+    }
+    std::fs::write(&path, &file).unwrap();
+    let config = write_config(
+        &dir,
+        &format!(
+            "[pipeline]\nmax_line = 2048\nblock_size = 4096\n{}[[rule]]\nname = \"all\"\n{}",
+            file_source(&path),
+            action("cef", "tcp", receiver.addr, "")
+        ),
+    );
+    let out = run(&config);
+
+    let got = receiver.wait_for(300, WAIT);
+    assert_exactly(&got, &(0..300).collect());
+    let dead = std::fs::read_to_string(dir.join("dead-letter.log")).unwrap();
+    let numbers: Vec<u64> = dead
+        .lines()
+        .map(|r| {
+            let at = r.find(" line=").unwrap() + 6;
+            r[at..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(numbers, bad_lines);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("300 forwarded"), "{summary}");
+    assert!(
+        summary.contains(&format!("{} blank", 300 * 150)),
+        "{summary}"
+    );
+}
+
+#[test]
 fn check_names_line_and_key_and_exits_78() {
     let dir = scratch("check");
     let good = write_config(

@@ -15,7 +15,11 @@
 //!   goes into one: it travels as an `Oversized` event, and the pipeline counts it and writes it
 //!   to the dead-letter file;
 //! - intake numbers lines: each block carries the number of its first line, each oversized line
-//!   its own, so that any pipeline worker can name a rejected line.
+//!   its own, so that any pipeline worker can name a rejected line;
+//! - when a block is shipped, intake records where its first lines end (up to the capacity of
+//!   the block's line index) and checks its bytes as UTF-8 once. The pipeline then neither
+//!   searches for newlines nor validates line by line; it is the busier thread, and the intake
+//!   thread had to read every byte to count lines anyway.
 
 mod net;
 mod stream;
@@ -41,21 +45,75 @@ pub struct Block {
     /// Number of the block's first line within its source (1-based). Intake counts lines so
     /// that several pipeline workers can number rejected lines without talking to each other.
     pub(crate) first_line: u64,
+    /// Offsets of the newlines of the first lines, in order; never grown past its capacity, so
+    /// filling it does not allocate. Lines after the last one recorded are found by search.
+    ends: Vec<u32>,
+    /// True when `buf[..len]` was checked as UTF-8 at shipping time.
+    utf8: bool,
 }
 
 impl Block {
+    /// Line ends recorded per block: enough for lines of 64 bytes on average, which sensor
+    /// alerts exceed several times over.
+    const LINES_PER_KIB: usize = 16;
+
     fn with_capacity(source: usize, capacity: usize) -> Block {
         Block {
             buf: vec![0; capacity].into_boxed_slice(),
             len: 0,
             source,
             first_line: 0,
+            ends: Vec::with_capacity(capacity / 1024 * Block::LINES_PER_KIB + 1),
+            utf8: false,
         }
+    }
+
+    /// Empties the block for reuse; forgets its index and its UTF-8 check.
+    fn reset(&mut self) {
+        self.len = 0;
+        self.ends.clear();
+        self.utf8 = false;
+    }
+
+    /// Records the line ends of `buf[..len]` (as many as fit) and checks it as UTF-8. Returns
+    /// the number of lines. Called once, when the block is shipped; nothing writes to it after
+    /// that until it is back in its pool and reset.
+    fn seal(&mut self) -> u64 {
+        let data = &self.buf[..self.len];
+        let room = self.ends.capacity();
+        let mut lines = 0u64;
+        for end in memchr::memchr_iter(b'\n', data) {
+            if self.ends.len() < room {
+                // Blocks are far smaller than 4 GiB (config caps `block_size`).
+                self.ends.push(end as u32);
+            }
+            lines += 1;
+        }
+        self.utf8 = simdutf8::basic::from_utf8(data).is_ok();
+        lines
     }
 
     /// The bytes: whole lines, each ending in `\n`.
     pub fn lines(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// The bytes as text, when they were checked as UTF-8 at shipping time.
+    pub fn text(&self) -> Option<&str> {
+        if !self.utf8 {
+            return None;
+        }
+        debug_assert!(std::str::from_utf8(self.lines()).is_ok());
+        // SAFETY: `seal` set `utf8` right after checking exactly `buf[..len]`; a shipped block
+        // is only read until it returns to its pool, and `reset` clears the flag before the
+        // block is written again.
+        Some(unsafe { std::str::from_utf8_unchecked(self.lines()) })
+    }
+
+    /// Offsets of the newlines of the block's first lines, ascending; may stop before the last
+    /// line when the block holds more lines than its index has room for.
+    pub fn line_ends(&self) -> &[u32] {
+        &self.ends
     }
 
     /// Number of the block's first line within its source (1-based).
@@ -123,12 +181,12 @@ impl SourceCtx {
     /// gone.
     fn acquire(&self) -> Option<Block> {
         if let Ok(mut block) = self.free.try_recv() {
-            block.len = 0;
+            block.reset();
             return Some(block);
         }
         self.stats.stalls.fetch_add(1, Ordering::Relaxed);
         let mut block = self.free.recv().ok()?;
-        block.len = 0;
+        block.reset();
         Some(block)
     }
 
@@ -138,7 +196,7 @@ impl SourceCtx {
             // The pool has room for every block it owns, so this cannot block.
             return self.free_back(block);
         }
-        let lines = memchr::memchr_iter(b'\n', &block.buf[..block.len]).count() as u64;
+        let lines = block.seal();
         block.first_line = self.lines.get() + 1;
         self.lines.set(self.lines.get() + lines);
         self.stats
@@ -307,3 +365,37 @@ impl std::fmt::Display for IntakeError {
 }
 
 impl std::error::Error for IntakeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::Block;
+
+    fn filled(bytes: &[u8]) -> Block {
+        let mut block = Block::with_capacity(0, 4096);
+        block.buf[..bytes.len()].copy_from_slice(bytes);
+        block.len = bytes.len();
+        block
+    }
+
+    #[test]
+    fn seal_indexes_lines_up_to_capacity_and_checks_utf8() {
+        let mut block = filled(b"{\"a\":1}\n\n{\"b\":\"\xc3\xa9\"}\n");
+        assert_eq!(block.seal(), 3);
+        assert_eq!(block.line_ends(), &[7, 8, 19]);
+        assert_eq!(block.text().map(str::len), Some(20));
+
+        // More lines than the index holds: all are counted, the first ones recorded.
+        let mut many = filled(&[b'\n'; 1000]);
+        assert_eq!(many.seal(), 1000);
+        assert_eq!(many.line_ends().len(), many.ends.capacity());
+        assert!(many.line_ends().len() < 1000);
+
+        let mut bad = filled(b"ok\n\xff\n");
+        assert_eq!(bad.seal(), 2);
+        assert!(bad.text().is_none());
+
+        // A reused block forgets its check.
+        block.reset();
+        assert!(block.text().is_none() && block.line_ends().is_empty());
+    }
+}

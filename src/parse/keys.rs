@@ -72,40 +72,75 @@ impl Field {
     }
 }
 
+/// A key as the sensor writes it, `"key":` included, packed for a compare without a call.
+pub(super) struct KnownKey {
+    /// The field the key names.
+    pub(super) field: Field,
+    /// `"key":`; at most [`KnownKey::MAX`] bytes.
+    pub(super) text: &'static [u8],
+    /// `"key":` in little-endian words, zero-padded.
+    pub(super) words: [u64; 4],
+    /// Which bits of `words` belong to the key.
+    pub(super) masks: [u64; 4],
+}
+
+impl KnownKey {
+    /// The longest `"key":` that fits the words.
+    pub(super) const MAX: usize = 32;
+
+    const fn new(field: Field, text: &'static [u8]) -> KnownKey {
+        assert!(text.len() <= KnownKey::MAX);
+        let mut words = [0u64; 4];
+        let mut masks = [0u64; 4];
+        let mut i = 0;
+        while i < text.len() {
+            words[i / 8] |= (text[i] as u64) << (i % 8 * 8);
+            masks[i / 8] |= 0xff << (i % 8 * 8);
+            i += 1;
+        }
+        KnownKey {
+            field,
+            text,
+            words,
+            masks,
+        }
+    }
+}
+
 /// The keys otrelay keeps, in the order the sensor writes them (spec §1.1), each spelled as in
 /// the documentation between its quotes and followed by the colon.
 ///
 /// The parser tries the next entry as a plain byte comparison before scanning a key; a hit names
 /// exactly the same field that [`lookup`] would, without the scan and the case-folded compare.
 /// Any other spelling, order or spacing takes the general path and loses nothing but time.
-pub(super) const ORDER: [(Field, &[u8]); 20] = [
-    (Field::Id, b"\"id\":"),
-    (Field::Time, b"\"time\":"),
-    (Field::Title, b"\"title\":"),
-    (Field::Message, b"\"message\":"),
-    (Field::Severity, b"\"severity\":"),
-    (Field::Engine, b"\"engine\":"),
-    (Field::SourceDevice, b"\"sourceDevice\":"),
-    (Field::DestinationDevice, b"\"destinationDevice\":"),
-    (Field::SourceAddress, b"\"sourceDeviceAddress\":"),
-    (Field::DestinationAddress, b"\"destinationDeviceAddress\":"),
-    (Field::RemediationSteps, b"\"remediationSteps\":"),
-    (Field::AdditionalInformation, b"\"additionalInformation\":"),
-    (Field::Protocol, b"\"protocol\":"),
-    (Field::Category, b"\"category\":"),
-    (Field::SourceMac, b"\"sourceMac\":"),
-    (Field::DestinationMac, b"\"destinationMac\":"),
-    (Field::SourceName, b"\"sourceName\":"),
-    (Field::DestinationName, b"\"destinationName\":"),
-    (Field::Uuid, b"\"uuid\":"),
-    (Field::SensorName, b"\"sensorName\":"),
+pub(super) static ORDER: [KnownKey; 20] = [
+    KnownKey::new(Field::Id, b"\"id\":"),
+    KnownKey::new(Field::Time, b"\"time\":"),
+    KnownKey::new(Field::Title, b"\"title\":"),
+    KnownKey::new(Field::Message, b"\"message\":"),
+    KnownKey::new(Field::Severity, b"\"severity\":"),
+    KnownKey::new(Field::Engine, b"\"engine\":"),
+    KnownKey::new(Field::SourceDevice, b"\"sourceDevice\":"),
+    KnownKey::new(Field::DestinationDevice, b"\"destinationDevice\":"),
+    KnownKey::new(Field::SourceAddress, b"\"sourceDeviceAddress\":"),
+    KnownKey::new(Field::DestinationAddress, b"\"destinationDeviceAddress\":"),
+    KnownKey::new(Field::RemediationSteps, b"\"remediationSteps\":"),
+    KnownKey::new(Field::AdditionalInformation, b"\"additionalInformation\":"),
+    KnownKey::new(Field::Protocol, b"\"protocol\":"),
+    KnownKey::new(Field::Category, b"\"category\":"),
+    KnownKey::new(Field::SourceMac, b"\"sourceMac\":"),
+    KnownKey::new(Field::DestinationMac, b"\"destinationMac\":"),
+    KnownKey::new(Field::SourceName, b"\"sourceName\":"),
+    KnownKey::new(Field::DestinationName, b"\"destinationName\":"),
+    KnownKey::new(Field::Uuid, b"\"uuid\":"),
+    KnownKey::new(Field::SensorName, b"\"sensorName\":"),
 ];
 
 /// Index in [`ORDER`] of the entry that follows `field`, so that prediction resumes after a key
 /// found by the general path.
 #[cold]
 pub(super) fn order_after(field: Field) -> Option<usize> {
-    ORDER.iter().position(|&(f, _)| f == field).map(|i| i + 1)
+    ORDER.iter().position(|k| k.field == field).map(|i| i + 1)
 }
 
 /// The field a key names, or `None` for keys otrelay ignores.

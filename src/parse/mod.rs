@@ -172,7 +172,15 @@ pub fn parse_alert(line: &[u8]) -> Result<Alert<'_>, ParseError> {
             detail: "invalid UTF-8 sequence",
         });
     };
+    parse_alert_text(text)
+}
 
+/// [`parse_alert`] for a line already known to be UTF-8 (intake checks whole blocks at once).
+///
+/// # Errors
+///
+/// As for [`parse_alert`], except that `NotUtf8` cannot occur.
+pub fn parse_alert_text(text: &str) -> Result<Alert<'_>, ParseError> {
     let mut s = Scanner::new(text);
     if s.skip_ws() != b'{' {
         return Err(s.error("expected '{' at the start of the alert"));
@@ -193,9 +201,10 @@ pub fn parse_alert(line: &[u8]) -> Result<Alert<'_>, ParseError> {
                 return Err(s.error("expected a key"));
             }
             let key_at = s.pos();
-            let predicted = keys::ORDER.get(next).filter(|&&(_, key)| s.eat(key));
+            let predicted = keys::ORDER.get(next).filter(|key| s.eat_key(key));
             let field = match predicted {
-                Some(&(field, _)) => {
+                Some(key) => {
+                    let field = key.field;
                     next += 1;
                     Some(field)
                 }

@@ -10,6 +10,7 @@
 //! which is never a byte the grammar accepts outside a string, so callers need no separate
 //! end-of-line test.
 
+use super::keys::KnownKey;
 use super::{ParseError, RejectReason};
 use crate::alert::{RawStr, hex4};
 
@@ -218,12 +219,27 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// Moves past `bytes` and returns true when they are next in the line.
+    /// Moves past `key` and returns true when it is next in the line.
+    ///
+    /// Four word compares, inlined: a `starts_with` here cost a `memcmp` call per key, which was
+    /// 6 % of the pipeline thread under `perf record`.
     #[inline]
-    pub(super) fn eat(&mut self, bytes: &[u8]) -> bool {
-        let hit = self.buf[self.pos..].starts_with(bytes);
+    pub(super) fn eat_key(&mut self, key: &KnownKey) -> bool {
+        let hit = match self.buf.get(self.pos..self.pos + KnownKey::MAX) {
+            Some(ahead) => {
+                let mut diff = 0;
+                for (i, chunk) in ahead.chunks_exact(8).enumerate() {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    diff |= (u64::from_le_bytes(word) ^ key.words[i]) & key.masks[i];
+                }
+                diff == 0
+            }
+            // Near the end of the line; rare, as the last key is followed by its value.
+            None => self.buf[self.pos..].starts_with(key.text),
+        };
         if hit {
-            self.pos += bytes.len();
+            self.pos += key.text.len();
         }
         hit
     }
