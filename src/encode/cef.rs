@@ -376,34 +376,53 @@ enum AddressKind {
     Neither,
 }
 
-/// An address field decoded into a stack buffer and classified (shared with the LEEF, text and
-/// object encoders, so that every format reads addresses alike).
-pub(super) struct Address {
-    buf: [u8; ADDRESS_MAX],
-    len: usize,
+/// An address field, classified (shared with the LEEF, text and object encoders, so that every
+/// format reads addresses alike). A field without escapes is borrowed as it is; only an escaped
+/// one is decoded into a stack buffer.
+pub(super) struct Address<'a> {
+    text: AddressText<'a>,
     kind: AddressKind,
 }
 
-impl Address {
+/// The decoded text of an address field.
+enum AddressText<'a> {
+    /// The field had no escapes: its raw bytes are the text.
+    Borrowed(&'a [u8]),
+    /// The field was decoded into `.0[..len]`.
+    Decoded([u8; ADDRESS_MAX], usize),
+}
+
+impl<'a> Address<'a> {
     /// Decodes `value` (absent, too long or anything but an IP or MAC gives `Neither`).
-    pub(super) fn classify(value: Option<RawStr<'_>>) -> Address {
-        let mut addr = Address {
-            buf: [0; ADDRESS_MAX],
-            len: 0,
+    pub(super) fn classify(value: Option<RawStr<'a>>) -> Address<'a> {
+        let neither = Address {
+            text: AddressText::Borrowed(&[]),
             kind: AddressKind::Neither,
         };
         let Some(value) = value else {
-            return addr;
+            return neither;
         };
-        if !decode_small(value, &mut addr.buf, &mut addr.len) {
-            addr.len = 0;
-            return addr;
-        }
+        let text = if value.is_escaped() {
+            let mut buf = [0; ADDRESS_MAX];
+            let mut len = 0;
+            if !decode_small(value, &mut buf, &mut len) {
+                return neither;
+            }
+            AddressText::Decoded(buf, len)
+        } else {
+            AddressText::Borrowed(value.raw())
+        };
 
-        let text = &addr.buf[..addr.len];
-        addr.kind = if is_mac(text) {
+        let mut addr = Address {
+            text,
+            kind: AddressKind::Neither,
+        };
+        let bytes = addr.bytes();
+        addr.kind = if bytes.len() > ADDRESS_MAX {
+            AddressKind::Neither
+        } else if is_mac(bytes) {
             AddressKind::Mac
-        } else if is_ip(text) {
+        } else if is_ip(bytes) {
             AddressKind::Ip
         } else {
             AddressKind::Neither
@@ -411,16 +430,23 @@ impl Address {
         addr
     }
 
+    fn bytes(&self) -> &[u8] {
+        match &self.text {
+            AddressText::Borrowed(b) => b,
+            AddressText::Decoded(buf, len) => &buf[..*len],
+        }
+    }
+
     pub(super) fn ip(&self) -> &[u8] {
         match self.kind {
-            AddressKind::Ip => &self.buf[..self.len],
+            AddressKind::Ip => self.bytes(),
             _ => &[],
         }
     }
 
     pub(super) fn mac(&self) -> &[u8] {
         match self.kind {
-            AddressKind::Mac => &self.buf[..self.len],
+            AddressKind::Mac => self.bytes(),
             _ => &[],
         }
     }
@@ -428,16 +454,6 @@ impl Address {
 
 /// Decodes `value` into `buf`; false if it does not fit.
 fn decode_small(value: RawStr<'_>, buf: &mut [u8; ADDRESS_MAX], len: &mut usize) -> bool {
-    if !value.is_escaped() {
-        let raw = value.raw();
-        let Some(dst) = buf.get_mut(..raw.len()) else {
-            return false;
-        };
-        dst.copy_from_slice(raw);
-        *len = raw.len();
-        return true;
-    }
-
     let mut char_buf = [0u8; 4];
     for chunk in value.chunks() {
         let bytes = match chunk {
