@@ -19,7 +19,8 @@
 //!    empty the source stops reading (back-pressure).
 //! 2. [`parse`]: each line is parsed in place into an [`Alert`] whose strings borrow the block.
 //! 3. [`rules`]: the forwarding rules were compiled to bitmasks at start-up; an alert's matching
-//!    rules are the AND of three table lookups.
+//!    rules are the AND of per-condition masks, remembered per alert key (level, engine,
+//!    protocol, kind, creation-time window) together with the actions they lead to.
 //! 4. [`encode`]: each matching action writes its syslog header and CEF body straight into a
 //!    preallocated batch of its destination, decoding JSON escapes and applying CEF escapes in
 //!    one pass.

@@ -30,7 +30,7 @@ use crate::encode::time::{AlertClock, parse_timezone};
 use crate::exclusions::Exclusions;
 use crate::intake::Block;
 use crate::parse::{ParseError, RejectReason, parse_alert, parse_alert_text};
-use crate::rules::{RuleSet, set_bits, words_for};
+use crate::rules::{RuleMemo, RuleSet, words_for};
 use crate::send::{Batch, DestinationConfig, Framing, SendError, Sender, Transport};
 use crate::stats::PipelineStats;
 
@@ -272,14 +272,9 @@ impl std::error::Error for BuildError {}
 /// Parses, routes and encodes alerts into destination batches.
 pub struct Processor {
     exclusions: Exclusions,
-    rules: RuleSet,
-    /// Scratch rule mask for the alert being routed.
-    mask: Vec<u64>,
-    /// Scratch action mask.
-    action_mask: Vec<u64>,
-    /// `[rule][action word]`: the actions of each rule.
-    rule_actions: Vec<u64>,
-    action_words: usize,
+    /// The rules, with the matched rules and combined actions of every key met so far; its
+    /// entries are the groups of `stats.matched`.
+    memo: RuleMemo,
     actions: Vec<Action>,
     /// The batch being filled, per destination.
     batches: Vec<Option<Batch>>,
@@ -348,11 +343,7 @@ impl Processor {
         stats.excluded_by = vec![0; stats.exclusion_names.len()];
         Ok(Processor {
             exclusions: Exclusions::compile(&config.exclusions),
-            mask: vec![0; rules.words()],
-            rules,
-            action_mask: vec![0; action_words],
-            rule_actions,
-            action_words,
+            memo: RuleMemo::new(rules, rule_actions, action_words),
             actions,
             batches: (0..dest_count).map(|_| None).collect(),
             sender,
@@ -517,23 +508,19 @@ impl Processor {
                 return;
             }
         }
-        if !self.rules.evaluate(alert, &mut self.mask) {
+
+        // One memo probe stands for evaluating every rule: the entry holds the matched rules'
+        // actions, already ORed, and its hit counts one match for each of those rules. Walking
+        // the matched rules here instead made 1000 broad rules cost a third of the throughput.
+        let entry = self.memo.hit(alert, &mut self.stats.matched);
+        if !self.memo.matched(entry) {
             self.stats.unmatched += 1;
             return;
         }
-
-        self.action_mask.fill(0);
-        for r in set_bits(&self.mask) {
-            self.stats.matched[r] += 1;
-            let words = &self.rule_actions[r * self.action_words..][..self.action_words];
-            for (m, w) in self.action_mask.iter_mut().zip(words) {
-                *m |= w;
-            }
-        }
         self.stats.forwarded += 1;
 
-        for a in 0..self.action_words {
-            let mut word = self.action_mask[a];
+        for a in 0..self.memo.action_words() {
+            let mut word = self.memo.actions(entry)[a];
             while word != 0 {
                 let index = a * 64 + word.trailing_zeros() as usize;
                 word &= word - 1;

@@ -4,6 +4,11 @@
 //! integer adds (one thread owns it, so no atomics). Sources and the sender keep their own atomic
 //! counters, bumped per block or per batch, never per alert. The summary gathers all of them once
 //! at shutdown; it is the only place that formats them.
+//!
+//! Per-rule match counts ([`RuleMatches`]) cost one add per alert, however many rules it matches:
+//! the pipeline counts hits of rule-memo entries, and the per-rule figures are derived from them
+//! when read (by the summary, [`PipelineStats::merge`], or a caller of
+//! [`crate::Engine::stats`]). Reading them allocates; they are never read per alert.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -11,6 +16,7 @@ use std::sync::atomic::Ordering;
 use crate::config::RuleConfig;
 use crate::intake::SourceStats;
 use crate::parse::RejectReason;
+use crate::rules::{set_bits, words_for};
 
 /// Counters of the parse, rule and encode stages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,8 +39,8 @@ pub struct PipelineStats {
     pub unmatched: u64,
     /// Alerts that matched at least one rule.
     pub forwarded: u64,
-    /// Per rule, in config order: alerts matched.
-    pub matched: Vec<u64>,
+    /// Per rule, in config order: alerts matched ([`RuleMatches::counts`]).
+    pub matched: RuleMatches,
     /// Rule names, in config order.
     pub rule_names: Vec<String>,
     /// Per distinct action: messages encoded.
@@ -54,7 +60,7 @@ impl PipelineStats {
     /// Zeroed counters sized for `rules` and `actions` distinct actions.
     pub fn new(rules: &[RuleConfig], actions: usize) -> PipelineStats {
         PipelineStats {
-            matched: vec![0; rules.len()],
+            matched: RuleMatches::new(rules.len()),
             rule_names: rules.iter().map(|r| r.name.clone()).collect(),
             messages: vec![0; actions],
             ..PipelineStats::default()
@@ -72,7 +78,7 @@ impl PipelineStats {
         add(&mut self.excluded_by, &other.excluded_by);
         self.unmatched += other.unmatched;
         self.forwarded += other.forwarded;
-        add(&mut self.matched, &other.matched);
+        self.matched.merge(&other.matched);
         add(&mut self.messages, &other.messages);
         self.truncated += other.truncated;
         self.backpressure_waits += other.backpressure_waits;
@@ -83,6 +89,135 @@ impl PipelineStats {
     /// Lines rejected for any reason.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.iter().sum()
+    }
+}
+
+/// How many alerts each rule matched, kept as hits of groups of rules.
+///
+/// A group is one entry of the pipeline's [`crate::rules::RuleMemo`]: the set of rules that
+/// alerts with one key match. Counting one hit per alert on its group, instead of one per
+/// matched rule, keeps the per-alert cost flat; a group's hits count once for each of its rules
+/// when the counts are read. Groups are added on the memo's cold path and folded into per-rule
+/// totals when the memo starts over.
+#[derive(Clone)]
+pub struct RuleMatches {
+    /// Words per group mask.
+    words: usize,
+    /// Per rule: matches folded in from groups that are gone or from other workers.
+    settled: Vec<u64>,
+    /// `[group][word]`: the rules of each group.
+    masks: Vec<u64>,
+    /// Per group: alerts counted on it.
+    hits: Vec<u64>,
+}
+
+impl RuleMatches {
+    /// Zeroed counts for `rules` rules.
+    pub fn new(rules: usize) -> RuleMatches {
+        RuleMatches {
+            words: words_for(rules),
+            settled: vec![0; rules],
+            masks: Vec::new(),
+            hits: Vec::new(),
+        }
+    }
+
+    /// Number of rules counted.
+    pub fn len(&self) -> usize {
+        self.settled.len()
+    }
+
+    /// Whether no rule is counted.
+    pub fn is_empty(&self) -> bool {
+        self.settled.is_empty()
+    }
+
+    /// Alerts rule `rule` matched.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `rule >= self.len()`.
+    pub fn count(&self, rule: usize) -> u64 {
+        let (word, bit) = (rule / 64, 1 << (rule % 64));
+        let grouped: u64 = self
+            .masks
+            .chunks_exact(self.words)
+            .zip(&self.hits)
+            .filter(|(mask, _)| mask[word] & bit != 0)
+            .map(|(_, &hits)| hits)
+            .sum();
+        self.settled[rule] + grouped
+    }
+
+    /// Alerts matched, per rule in config order.
+    pub fn counts(&self) -> Vec<u64> {
+        let mut counts = self.settled.clone();
+        self.fold_into(&mut counts);
+        counts
+    }
+
+    /// Adds another worker's counts (same rules) to these.
+    pub fn merge(&mut self, other: &RuleMatches) {
+        other.fold_into(&mut self.settled);
+        for (a, b) in self.settled.iter_mut().zip(&other.settled) {
+            *a += b;
+        }
+    }
+
+    /// Adds every group's hits to the counts of its rules in `counts`.
+    fn fold_into(&self, counts: &mut [u64]) {
+        let groups = self.masks.chunks_exact(self.words).zip(&self.hits);
+        for (mask, &hits) in groups.filter(|(_, h)| **h != 0) {
+            for r in set_bits(mask) {
+                if let Some(c) = counts.get_mut(r) {
+                    *c += hits;
+                }
+            }
+        }
+    }
+
+    /// Adds a group of the rules set in `mask` (at most `len()` bits) and returns its index.
+    pub(crate) fn add_group(&mut self, mask: &[u64]) -> usize {
+        debug_assert_eq!(mask.len(), self.words, "group mask has the wrong length");
+        self.masks.extend_from_slice(mask);
+        self.hits.push(0);
+        self.hits.len() - 1
+    }
+
+    /// Counts one alert on `group`: one match for each of its rules.
+    #[inline]
+    pub(crate) fn hit(&mut self, group: usize) {
+        self.hits[group] += 1;
+    }
+
+    /// Folds every group into the per-rule totals and forgets the groups, keeping the buffers.
+    pub(crate) fn settle(&mut self) {
+        let mut settled = std::mem::take(&mut self.settled);
+        self.fold_into(&mut settled);
+        self.settled = settled;
+        self.masks.clear();
+        self.hits.clear();
+    }
+}
+
+impl Default for RuleMatches {
+    fn default() -> Self {
+        RuleMatches::new(0)
+    }
+}
+
+/// Equal when every rule has the same count, however the counts are grouped.
+impl PartialEq for RuleMatches {
+    fn eq(&self, other: &Self) -> bool {
+        self.counts() == other.counts()
+    }
+}
+
+impl Eq for RuleMatches {}
+
+impl std::fmt::Debug for RuleMatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.counts()).finish()
     }
 }
 
@@ -148,7 +283,7 @@ pub fn summary(
     for (name, n) in pipeline.exclusion_names.iter().zip(&pipeline.excluded_by) {
         let _ = writeln!(out, "otrelay: exclusion {name:?}: {n} excluded");
     }
-    for (name, n) in pipeline.rule_names.iter().zip(&pipeline.matched) {
+    for (name, n) in pipeline.rule_names.iter().zip(pipeline.matched.counts()) {
         let _ = writeln!(out, "otrelay: rule {name:?}: {n} matched");
     }
     for (name, n) in actions.iter().zip(&pipeline.messages) {
@@ -170,4 +305,72 @@ pub fn summary(
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts with three groups over 70 rules (two mask words).
+    fn sample() -> RuleMatches {
+        let mut m = RuleMatches::new(70);
+        let a = m.add_group(&[0b101, 0]);
+        let b = m.add_group(&[0b001, 1 << 5]);
+        let empty = m.add_group(&[0, 0]);
+        for _ in 0..3 {
+            m.hit(a);
+        }
+        m.hit(b);
+        m.hit(empty);
+        m
+    }
+
+    #[test]
+    fn groups_multiply_out_per_rule() {
+        let m = sample();
+        let counts = m.counts();
+        assert_eq!(counts.len(), 70);
+        assert_eq!((counts[0], counts[2], counts[69]), (4, 3, 1));
+        assert_eq!(counts.iter().sum::<u64>(), 8);
+        for (r, &n) in counts.iter().enumerate() {
+            assert_eq!(m.count(r), n, "rule {r}");
+        }
+    }
+
+    #[test]
+    fn settling_and_merging_keep_the_counts() {
+        let mut m = sample();
+        let before = m.counts();
+        m.settle();
+        assert_eq!(m.counts(), before);
+        let g = m.add_group(&[0b100, 0]);
+        m.hit(g);
+        assert_eq!(m.count(2), 4);
+
+        // Equal counts compare equal whatever their grouping.
+        let mut other = sample();
+        other.settle();
+        let g = other.add_group(&[0b100, 0]);
+        other.hit(g);
+        assert_eq!(m, other);
+
+        m.merge(&sample());
+        assert_eq!((m.count(0), m.count(2), m.count(69)), (8, 7, 2));
+        assert_ne!(m, other);
+    }
+
+    #[test]
+    fn pipeline_stats_merge_rule_counts() {
+        let mut total = PipelineStats {
+            matched: sample(),
+            forwarded: 5,
+            ..PipelineStats::default()
+        };
+        let mut other = total.clone();
+        other.matched.settle();
+        total.merge(&other);
+        assert_eq!(total.forwarded, 10);
+        assert_eq!(total.matched.count(0), 8);
+        assert_eq!(total.matched.count(69), 2);
+    }
 }
