@@ -359,3 +359,68 @@ fn reject_reason_table() {
     assert_eq!(RejectReason::WrongType.name(), "wrong_type");
     assert_eq!(ParseError::too_long(8192).reason, RejectReason::TooLong);
 }
+
+#[test]
+fn key_order_spelling_and_spacing_do_not_change_the_alert() {
+    // The parser predicts the documented key order; every other order, spelling or spacing
+    // must give the same alert through the general path, and resume prediction after it.
+    let members: Vec<String> = keys::ORDER
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let name = std::str::from_utf8(key.text).unwrap();
+            let value = match key.field {
+                Field::Time | Field::Id | Field::SourceDevice | Field::DestinationDevice => {
+                    format!("{}", 1000 + i)
+                }
+                Field::Severity => "\"Major\"".to_string(),
+                Field::Engine => "\"Malware\"".to_string(),
+                Field::RemediationSteps => "[\"a\",\"b\"]".to_string(),
+                Field::AdditionalInformation => "{\"k\":[1,2]}".to_string(),
+                _ => format!("\"v{i}\""),
+            };
+            format!("{name}{value}")
+        })
+        .collect();
+    let line = |m: &[String]| format!("{{{}}}", m.join(","));
+    let reference = format!("{:?}", parse(&line(&members)));
+
+    let mut reversed = members.clone();
+    reversed.reverse();
+    let mut rotated = members.clone();
+    rotated.rotate_left(7);
+    let mut with_unknown = members.clone();
+    for at in [0, 5, 12, 20] {
+        with_unknown.insert(at, format!("\"extra{at}\":{{\"title\":\"no\"}}"));
+    }
+    let shouting: Vec<String> = members
+        .iter()
+        .map(|m| {
+            let colon = m.find("\":").unwrap();
+            format!("{}{}", m[..colon].to_uppercase(), &m[colon..])
+        })
+        .collect();
+    let spaced: Vec<String> = members
+        .iter()
+        .map(|m| m.replacen("\":", "\" : ", 1))
+        .collect();
+    let mut skipped = members.clone();
+    skipped.retain(|m| !m.starts_with("\"message\"") && !m.starts_with("\"uuid\""));
+
+    for variant in [reversed, rotated, with_unknown, shouting, spaced] {
+        let text = line(&variant);
+        assert_eq!(format!("{:?}", parse(&text)), reference, "{text}");
+    }
+    let fewer_text = line(&skipped);
+    let fewer = parse(&fewer_text);
+    assert!(fewer.message.is_none() && fewer.uuid.is_none());
+    assert_eq!(fewer.title.to_string_lossy(), "v2");
+
+    // A predicted key seen again is still a duplicate.
+    let mut twice = members.clone();
+    twice.insert(3, members[2].clone());
+    assert_eq!(
+        reject(line(&twice).as_bytes()).reason,
+        RejectReason::DuplicateKey
+    );
+}
