@@ -478,6 +478,10 @@ impl RuleSet {
     }
 }
 
+// TODO: a stream that keeps cycling through more keys than the memo holds starts the memo over
+// again and again, and each miss evaluates every rule; routing stays exact but its cost then
+// grows with the number of rules. Evicting single entries instead of starting over would fix it.
+
 /// Most entries a [`RuleMemo`] holds, whatever its memory budget allows. A steady stream of
 /// alerts meets a few hundred keys (levels × engines × protocols seen × kinds).
 const MEMO_MAX_ENTRIES: usize = 4096;
