@@ -232,11 +232,35 @@ fn field(summary: &str, label: &str) -> u64 {
     line[..at].rsplit(' ').next().unwrap().parse().unwrap()
 }
 
+/// Runs otrelay over `file` (saved in `dir`) with the `[pipeline]` settings given, forwarding
+/// everything as CEF to `receiver`, and checks that alerts `0..alerts` each arrived once.
+fn forward_file(
+    dir: &Path,
+    file: &[u8],
+    pipeline: &str,
+    receiver: &TcpReceiver,
+    alerts: usize,
+) -> Output {
+    let path = dir.join("alerts.jsonl");
+    std::fs::write(&path, file).unwrap();
+    let config = write_config(
+        dir,
+        &format!(
+            "[pipeline]\n{pipeline}\n{}[[rule]]\nname = \"all\"\n{}",
+            file_source(&path),
+            action("cef", "tcp", receiver.addr, "")
+        ),
+    );
+    let out = run(&config);
+    let got = receiver.wait_for(alerts, WAIT);
+    assert_exactly(&got, &(0..alerts).collect());
+    out
+}
+
 #[test]
 fn malformed_lines_go_to_the_dead_letter_file_and_the_rest_arrives() {
     let dir = scratch("malformed");
     let receiver = TcpReceiver::start(Framing::Lf);
-    let path = dir.join("alerts.jsonl");
     let bad: Vec<(Vec<u8>, &str)> = vec![
         (b"{\"time\":1,\"title\":\"x\"".to_vec(), "invalid_json"),
         (b"{\"time\":1,\"title\":\"\xff\",\"severity\":\"Major\",\"engine\":\"Malware\"}".to_vec(), "not_utf8"),
@@ -262,19 +286,13 @@ fn malformed_lines_go_to_the_dead_letter_file_and_the_rest_arrives() {
             bad_lines.push((line, bytes.clone(), *reason));
         }
     }
-    std::fs::write(&path, &file).unwrap();
-    let config = write_config(
+    let out = forward_file(
         &dir,
-        &format!(
-            "[pipeline]\nmax_line = 4096\nblock_size = 65536\n{}[[rule]]\nname = \"all\"\n{}",
-            file_source(&path),
-            action("cef", "tcp", receiver.addr, "")
-        ),
+        &file,
+        "max_line = 4096\nblock_size = 65536",
+        &receiver,
+        1000,
     );
-    let out = run(&config);
-
-    let got = receiver.wait_for(1000, WAIT);
-    assert_exactly(&got, &(0..1000).collect());
 
     let dead = std::fs::read(dir.join("dead-letter.log")).unwrap();
     let records: Vec<&[u8]> = dead
@@ -310,7 +328,6 @@ fn short_lines_beyond_the_block_index_keep_their_numbers() {
     // most lines of these 4 KiB blocks are found past the index, and must still be numbered.
     let dir = scratch("short-lines");
     let receiver = TcpReceiver::start(Framing::Lf);
-    let path = dir.join("alerts.jsonl");
     let mut file = Vec::new();
     let mut line = 0;
     let mut bad_lines = Vec::new();
@@ -328,19 +345,13 @@ fn short_lines_beyond_the_block_index_keep_their_numbers() {
             bad_lines.push(line);
         }
     }
-    std::fs::write(&path, &file).unwrap();
-    let config = write_config(
+    let out = forward_file(
         &dir,
-        &format!(
-            "[pipeline]\nmax_line = 2048\nblock_size = 4096\n{}[[rule]]\nname = \"all\"\n{}",
-            file_source(&path),
-            action("cef", "tcp", receiver.addr, "")
-        ),
+        &file,
+        "max_line = 2048\nblock_size = 4096",
+        &receiver,
+        300,
     );
-    let out = run(&config);
-
-    let got = receiver.wait_for(300, WAIT);
-    assert_exactly(&got, &(0..300).collect());
     let dead = std::fs::read_to_string(dir.join("dead-letter.log")).unwrap();
     let numbers: Vec<u64> = dead
         .lines()
