@@ -31,6 +31,18 @@ pub enum Location {
     Undelivered,
 }
 
+impl Location {
+    /// The `n`th line of a source that numbers lines (`by_line`: files, stdin), or the `n`th
+    /// record of a network source.
+    pub fn numbered(n: u64, by_line: bool) -> Location {
+        if by_line {
+            Location::Line(n)
+        } else {
+            Location::Record(n)
+        }
+    }
+}
+
 /// The shared dead-letter sink.
 #[derive(Debug)]
 pub struct DeadLetter {

@@ -57,15 +57,6 @@ impl Format {
     }
 }
 
-/// Where a line sits in its source: files and stdin count lines, network sources records.
-fn locate(n: u64, by_line: bool) -> Location {
-    if by_line {
-        Location::Line(n)
-    } else {
-        Location::Record(n)
-    }
-}
-
 /// One distinct action: identical actions of different rules are merged, so that an alert
 /// matching both rules is sent once.
 pub(crate) struct Action {
@@ -387,7 +378,7 @@ impl Processor {
         let mut n = first_line;
         while !rest.is_empty() {
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            self.process_line(&rest[..end], source, locate(n, by_line));
+            self.process_line(&rest[..end], source, Location::numbered(n, by_line));
             n += 1;
             rest = rest.get(end + 1..).unwrap_or(&[]);
         }
@@ -406,7 +397,7 @@ impl Processor {
             let end = end as usize;
             // Newlines are ASCII, so both ends are character boundaries.
             let line = text.get(start..end).unwrap_or_default();
-            self.process_text_line(line, source, locate(n, by_line));
+            self.process_text_line(line, source, Location::numbered(n, by_line));
             n += 1;
             start = end + 1;
         }
@@ -414,7 +405,7 @@ impl Processor {
         // Lines past the end of the index (a block of unusually short lines).
         let rest = text.get(start..).unwrap_or_default();
         for line in rest.split_terminator('\n') {
-            self.process_text_line(line, source, locate(n, by_line));
+            self.process_text_line(line, source, Location::numbered(n, by_line));
             n += 1;
         }
     }

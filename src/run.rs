@@ -65,11 +65,7 @@ fn work(mut processor: Processor, ctx: &WorkerCtx<'_>) -> (PipelineStats, Arc<Se
                 len,
                 kept,
             } => {
-                let location = if ctx.by_line[s] {
-                    Location::Line(line)
-                } else {
-                    Location::Record(line)
-                };
+                let location = Location::numbered(line, ctx.by_line[s]);
                 processor.reject_oversized(&kept, len, ctx.names[s], location);
             }
             IntakeEvent::Done(_) => {}
