@@ -23,18 +23,19 @@ pub(super) const MAX_DEPTH: u32 = 63;
 pub(super) struct Scanner<'a> {
     /// The line as text: string values are cut from it, so they are known to be UTF-8.
     text: &'a str,
-    buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
     /// Starts at the first byte of `text`.
     pub(super) fn new(text: &'a str) -> Scanner<'a> {
-        Scanner {
-            text,
-            buf: text.as_bytes(),
-            pos: 0,
-        }
+        Scanner { text, pos: 0 }
+    }
+
+    /// The line's bytes; the grammar is scanned byte by byte.
+    #[inline]
+    fn buf(&self) -> &'a [u8] {
+        self.text.as_bytes()
     }
 
     /// Offset of the cursor in the line.
@@ -44,24 +45,24 @@ impl<'a> Scanner<'a> {
 
     /// The bytes from `start` up to the cursor.
     pub(super) fn span(&self, start: usize) -> &'a [u8] {
-        &self.buf[start..self.pos]
+        &self.buf()[start..self.pos]
     }
 
     /// Whether the cursor has reached the end of the line.
     pub(super) fn at_end(&self) -> bool {
-        self.pos >= self.buf.len()
+        self.pos >= self.buf().len()
     }
 
     /// The byte under the cursor, or 0 at the end of the line.
     #[inline]
     pub(super) fn peek(&self) -> u8 {
-        self.buf.get(self.pos).copied().unwrap_or(0)
+        self.buf().get(self.pos).copied().unwrap_or(0)
     }
 
     /// Moves past the byte under the cursor; callers have just peeked it.
     #[inline]
     pub(super) fn bump(&mut self) {
-        debug_assert!(self.pos < self.buf.len());
+        debug_assert!(self.pos < self.buf().len());
         self.pos += 1;
     }
 
@@ -101,13 +102,13 @@ impl<'a> Scanner<'a> {
 
         loop {
             // One vector pass finds the closing quote, a backslash or a raw control byte.
-            let rest = &self.buf[at..];
+            let rest = &self.buf()[at..];
             let Some(i) = find_special(rest) else {
-                return Err(invalid_json(self.buf.len(), "unterminated string"));
+                return Err(invalid_json(self.buf().len(), "unterminated string"));
             };
             at += i;
 
-            match self.buf[at] {
+            match self.buf()[at] {
                 b'"' => {
                     self.pos = at + 1;
                     // Both ends sit next to an ASCII quote, so the slice is on char boundaries.
@@ -115,7 +116,7 @@ impl<'a> Scanner<'a> {
                 }
                 b'\\' => {
                     escaped = true;
-                    at = escape_end(self.buf, at)?;
+                    at = escape_end(self.buf(), at)?;
                 }
                 _ => return Err(invalid_json(at, "control character in string")),
             }
@@ -147,7 +148,7 @@ impl<'a> Scanner<'a> {
                 magnitude = if self.pos - int_start <= 19 {
                     Some(m)
                 } else {
-                    checked_digits(&self.buf[int_start..self.pos])
+                    checked_digits(&self.buf()[int_start..self.pos])
                 };
             }
             _ => return Err(self.error("expected a digit")),
@@ -194,7 +195,7 @@ impl<'a> Scanner<'a> {
             }
             let start = self.pos;
             self.digits("expected a digit in the exponent")?;
-            for &d in &self.buf[start..self.pos] {
+            for &d in &self.buf()[start..self.pos] {
                 exponent = exponent
                     .saturating_mul(10)
                     .saturating_add(i64::from(d - b'0'));
@@ -204,8 +205,8 @@ impl<'a> Scanner<'a> {
             }
         }
 
-        let int = &self.buf[int_start..int_end];
-        Ok(truncate(int, &self.buf[frac], exponent))
+        let int = &self.buf()[int_start..int_end];
+        Ok(truncate(int, &self.buf()[frac], exponent))
     }
 
     /// Skips one or more digits, failing with `detail` when there is none.
@@ -225,7 +226,7 @@ impl<'a> Scanner<'a> {
     /// 6 % of the pipeline thread under `perf record`.
     #[inline]
     pub(super) fn eat_key(&mut self, key: &KnownKey) -> bool {
-        let hit = match self.buf.get(self.pos..self.pos + KnownKey::MAX) {
+        let hit = match self.buf().get(self.pos..self.pos + KnownKey::MAX) {
             Some(ahead) => {
                 let mut diff = 0;
                 for (i, chunk) in ahead.chunks_exact(8).enumerate() {
@@ -236,7 +237,7 @@ impl<'a> Scanner<'a> {
                 diff == 0
             }
             // Near the end of the line; rare, as the last key is followed by its value.
-            None => self.buf[self.pos..].starts_with(key.text),
+            None => self.buf()[self.pos..].starts_with(key.text),
         };
         if hit {
             self.pos += key.text.len();
@@ -247,7 +248,7 @@ impl<'a> Scanner<'a> {
     /// Moves past `word` (`true`, `false` or `null`) when it is under the cursor.
     #[inline]
     pub(super) fn literal(&mut self, word: &'static [u8]) -> Result<(), ParseError> {
-        if self.buf.get(self.pos..self.pos + word.len()) == Some(word) {
+        if self.buf().get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
             Ok(())
         } else {
