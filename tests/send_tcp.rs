@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use otrelay::send::{Framing, Sender, Transport, send_once};
 use util::{
-    FlakyTcpReceiver, PATIENCE, TcpReceiver, assert_all_arrived, dest, numbered, send_numbered,
+    FlakyTcpReceiver, PATIENCE, TcpReceiver, assert_survived_drops, dest, numbered, send_numbered,
     seq_of, write_message,
 };
 
@@ -73,12 +73,7 @@ fn survives_drops(framing: Framing) {
     );
     let report = sender.shutdown(Duration::from_secs(10));
 
-    assert_eq!(rx.errors(), Vec::<String>::new());
-    assert_all_arrived(&got, N);
-    let stats = &report.destinations[0].stats;
-    assert!(stats.replayed_messages > 0, "{stats:?}");
-    assert!(stats.reconnects >= DROPS as u64, "{stats:?}");
-    assert!(report.destinations[0].undelivered.is_empty());
+    assert_survived_drops(&report, rx.errors(), &got, N, DROPS);
 }
 
 #[test]

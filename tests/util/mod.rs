@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use otrelay::send::{Batch, DestinationConfig, Framing, Sender, Transport};
+use otrelay::send::{Batch, DestinationConfig, Framing, SendReport, Sender, Transport};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Generous bound for anything to arrive on loopback, even on a loaded machine.
@@ -69,6 +69,23 @@ impl Inbox {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.messages.lock().unwrap().clone()
+    }
+
+    /// Waits until every message in `0..n` arrived at least once (or `timeout`).
+    fn wait_for_all(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let end = Instant::now() + timeout;
+        loop {
+            let got = self.messages.lock().unwrap().clone();
+            if missing(&got, n).is_empty() || Instant::now() >= end {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Malformed frames seen so far.
+    fn errors(&self) -> Vec<String> {
+        self.errors.lock().unwrap().clone()
     }
 }
 
@@ -287,7 +304,7 @@ impl TcpReceiver {
 
     /// Malformed frames seen so far.
     pub fn errors(&self) -> Vec<String> {
-        self.inbox.errors.lock().unwrap().clone()
+        self.inbox.errors()
     }
 
     /// Connections accepted so far.
@@ -419,19 +436,12 @@ impl FlakyTcpReceiver {
 
     /// Waits until every message in `0..n` arrived at least once (or `timeout`).
     pub fn wait_for_all(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
-        let end = Instant::now() + timeout;
-        loop {
-            let got = self.inbox.messages.lock().unwrap().clone();
-            if missing(&got, n).is_empty() || Instant::now() >= end {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.inbox.wait_for_all(n, timeout)
     }
 
     /// Malformed frames seen so far.
     pub fn errors(&self) -> Vec<String> {
-        self.inbox.errors.lock().unwrap().clone()
+        self.inbox.errors()
     }
 
     /// Connections dropped on purpose so far.
@@ -520,6 +530,24 @@ pub fn missing(got: &[Vec<u8>], n: usize) -> Vec<usize> {
         }
     }
     (0..n).filter(|&i| !seen[i]).collect()
+}
+
+/// Asserts what a run through a receiver that dropped `drops` connections must show: no
+/// malformed frame, every message of `0..n` arrived, some were replayed, every drop led to a
+/// reconnect, and nothing was left undelivered.
+pub fn assert_survived_drops(
+    report: &SendReport,
+    errors: Vec<String>,
+    got: &[Vec<u8>],
+    n: usize,
+    drops: usize,
+) {
+    assert_eq!(errors, Vec::<String>::new());
+    assert_all_arrived(got, n);
+    let stats = &report.destinations[0].stats;
+    assert!(stats.replayed_messages > 0, "{stats:?}");
+    assert!(stats.reconnects >= drops as u64, "{stats:?}");
+    assert!(report.destinations[0].undelivered.is_empty());
 }
 
 /// Asserts every number in `0..n` is in `got`; reports only how many are missing and a few.
@@ -846,7 +874,7 @@ impl TlsReceiver {
 
     /// Malformed frames seen so far.
     pub fn errors(&self) -> Vec<String> {
-        self.inbox.errors.lock().unwrap().clone()
+        self.inbox.errors()
     }
 
     /// Failed handshakes and sessions seen so far.
@@ -926,19 +954,12 @@ impl FlakyTlsReceiver {
 
     /// Waits until every message in `0..n` arrived at least once (or `timeout`).
     pub fn wait_for_all(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
-        let end = Instant::now() + timeout;
-        loop {
-            let got = self.inbox.messages.lock().unwrap().clone();
-            if missing(&got, n).is_empty() || Instant::now() >= end {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.inbox.wait_for_all(n, timeout)
     }
 
     /// Malformed frames seen so far.
     pub fn errors(&self) -> Vec<String> {
-        self.inbox.errors.lock().unwrap().clone()
+        self.inbox.errors()
     }
 
     /// Connections dropped on purpose so far.
