@@ -265,6 +265,22 @@ impl<'a> RawStr<'a> {
         }
     }
 
+    /// Decodes into `buf` without allocating and returns the decoded bytes, or `None` when
+    /// they do not fit; for short fields (keys, names, addresses) read on the hot path.
+    pub fn decode_to<'b>(&self, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        let mut len = 0;
+        let mut utf8 = [0u8; 4];
+        for chunk in self.chunks() {
+            let bytes = match chunk {
+                Chunk::Text(t) => t.as_bytes(),
+                Chunk::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
+            };
+            buf.get_mut(len..len + bytes.len())?.copy_from_slice(bytes);
+            len += bytes.len();
+        }
+        Some(&buf[..len])
+    }
+
     /// Decodes into a new `String`; meant for tests and cold paths only.
     pub fn to_string_lossy(&self) -> String {
         let mut out = String::with_capacity(self.raw.len());
@@ -513,6 +529,19 @@ mod tests {
         assert_eq!(decode("end\\"), "end\u{FFFD}");
         // Bytes that are not UTF-8 become one replacement character.
         assert_eq!(RawStr::new(b"a\xffb", false).to_string_lossy(), "\u{FFFD}");
+    }
+
+    #[test]
+    fn decode_to_fills_a_small_buffer_or_says_it_cannot() {
+        let escaped = RawStr::new(br"10.0.0.\u0031\u00e9", true);
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            escaped.decode_to(&mut buf),
+            Some("10.0.0.1\u{e9}".as_bytes())
+        );
+        let mut small = [0u8; 9];
+        assert_eq!(escaped.decode_to(&mut small), None);
+        assert_eq!(RawStr::literal("").decode_to(&mut small), Some(&b""[..]));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::alert::{Alert, Chunk, RawStr};
+use crate::alert::{Alert, RawStr};
 use crate::config::{DeviceMatch, DeviceRole, ExclusionConfig, TimeWindow};
 use crate::fold::FoldTable;
 
@@ -161,8 +161,10 @@ impl Exclusion {
             DeviceRole::Either => &[source[0], source[1], destination[0], destination[1]],
         };
         fields.iter().flatten().any(|field| {
+            // No address is longer than this buffer.
             let mut buf = [0u8; 64];
-            let Some(text) = decode_small(field, &mut buf) else {
+            let decoded = field.decode_to(&mut buf);
+            let Some(text) = decoded.and_then(|b| std::str::from_utf8(b).ok()) else {
                 return false;
             };
             let address = Address::parse(text);
@@ -189,21 +191,6 @@ impl CompiledWindow {
             }
         }
     }
-}
-
-/// Decodes a short field into `buf`; `None` when it does not fit (no address is that long).
-fn decode_small<'b>(s: &RawStr<'_>, buf: &'b mut [u8; 64]) -> Option<&'b str> {
-    let mut len = 0;
-    for chunk in s.chunks() {
-        let mut tmp = [0u8; 4];
-        let bytes = match chunk {
-            Chunk::Text(t) => t.as_bytes(),
-            Chunk::Char(c) => c.encode_utf8(&mut tmp).as_bytes(),
-        };
-        buf.get_mut(len..len + bytes.len())?.copy_from_slice(bytes);
-        len += bytes.len();
-    }
-    std::str::from_utf8(&buf[..len]).ok()
 }
 
 /// An alert's address, classified.

@@ -34,7 +34,7 @@
 // JSON form is no longer than its limit cannot decode to more characters, so only longer ones
 // are decoded, into a buffer the encoder owns, to find where the limit falls.
 
-use crate::alert::{Alert, Chunk, RawStr, SensorIdentity};
+use crate::alert::{Alert, RawStr, SensorIdentity};
 
 use super::Encoded;
 use super::escape::{BoundedWriter, Field, Full};
@@ -404,10 +404,9 @@ impl<'a> Address<'a> {
         };
         let text = if value.is_escaped() {
             let mut buf = [0; ADDRESS_MAX];
-            let mut len = 0;
-            if !decode_small(value, &mut buf, &mut len) {
+            let Some(len) = value.decode_to(&mut buf).map(<[u8]>::len) else {
                 return neither;
-            }
+            };
             AddressText::Decoded(buf, len)
         } else {
             AddressText::Borrowed(value.raw())
@@ -450,23 +449,6 @@ impl<'a> Address<'a> {
             _ => &[],
         }
     }
-}
-
-/// Decodes `value` into `buf`; false if it does not fit.
-fn decode_small(value: RawStr<'_>, buf: &mut [u8; ADDRESS_MAX], len: &mut usize) -> bool {
-    let mut char_buf = [0u8; 4];
-    for chunk in value.chunks() {
-        let bytes = match chunk {
-            Chunk::Text(t) => t.as_bytes(),
-            Chunk::Char(c) => c.encode_utf8(&mut char_buf).as_bytes(),
-        };
-        let Some(dst) = buf.get_mut(*len..*len + bytes.len()) else {
-            return false;
-        };
-        dst.copy_from_slice(bytes);
-        *len += bytes.len();
-    }
-    true
 }
 
 /// An IPv4 or IPv6 address in its usual text form.

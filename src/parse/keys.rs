@@ -9,7 +9,7 @@
 //! name. That is exact because every canonical name is made of ASCII letters only: the only bytes
 //! that become the letter `l` under `| 0x20` are `l` and `L`.
 
-use crate::alert::{Chunk, RawStr, Severity};
+use crate::alert::{RawStr, Severity};
 
 /// An alert field the parser keeps. Aliases map to the same field, so a key and its alias in one
 /// alert are a duplicate.
@@ -153,7 +153,7 @@ pub(super) fn lookup(key: RawStr<'_>) -> Option<Field> {
         return lookup_bytes(key.raw());
     }
     let mut buf = [0u8; SMALL];
-    lookup_bytes(decode_small(key, &mut buf)?)
+    lookup_bytes(key.decode_to(&mut buf)?)
 }
 
 /// Looks up an unescaped key.
@@ -195,7 +195,7 @@ fn lookup_bytes(key: &[u8]) -> Option<Field> {
 pub(super) fn severity(value: RawStr<'_>) -> Option<Severity> {
     let mut buf = [0u8; SMALL];
     let value = if value.is_escaped() {
-        decode_small(value, &mut buf)?
+        value.decode_to(&mut buf)?
     } else {
         value.raw()
     };
@@ -215,7 +215,7 @@ pub(super) fn severity(value: RawStr<'_>) -> Option<Severity> {
 pub(super) fn is_system_kind(value: RawStr<'_>) -> Option<bool> {
     let mut buf = [0u8; SMALL];
     let value = if value.is_escaped() {
-        decode_small(value, &mut buf)?
+        value.decode_to(&mut buf)?
     } else {
         value.raw()
     };
@@ -231,24 +231,6 @@ pub(super) fn is_system_kind(value: RawStr<'_>) -> Option<bool> {
 /// Size of the stack buffer escaped keys and values are decoded into. Longer than every name
 /// matched here; a longer decoded string cannot match and is reported as not matching.
 pub(super) const SMALL: usize = 32;
-
-/// Decodes `value` into `buf` and returns the decoded bytes, or `None` when they do not fit.
-///
-/// Only used for the rare key or enumerated value written with escapes.
-#[cold]
-pub(super) fn decode_small<'b>(value: RawStr<'_>, buf: &'b mut [u8; SMALL]) -> Option<&'b [u8]> {
-    let mut len = 0;
-    let mut utf8 = [0u8; 4];
-    for chunk in value.chunks() {
-        let bytes = match chunk {
-            Chunk::Text(t) => t.as_bytes(),
-            Chunk::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
-        };
-        buf.get_mut(len..len + bytes.len())?.copy_from_slice(bytes);
-        len += bytes.len();
-    }
-    Some(&buf[..len])
-}
 
 /// Compares `input` with a lower-case, letters-only `canonical`, ignoring ASCII case.
 ///

@@ -355,9 +355,11 @@ fn read_engine<'a>(s: &mut Scanner<'a>, alert: &mut Alert<'a>) -> Result<bool, P
     alert.engine = if value.is_escaped() {
         // An escaped name longer than the buffer matches no documented engine.
         let mut buf = [0u8; keys::SMALL];
-        keys::decode_small(value, &mut buf).map_or(DetectionEngine::Other, |name| {
-            DetectionEngine::from_name(name)
-        })
+        value
+            .decode_to(&mut buf)
+            .map_or(DetectionEngine::Other, |name| {
+                DetectionEngine::from_name(name)
+            })
     } else {
         DetectionEngine::from_name(value.raw())
     };
