@@ -22,6 +22,7 @@
 //!   thread had to read every byte to count lines anyway.
 
 mod net;
+pub mod seal;
 mod stream;
 
 use std::io;
@@ -80,17 +81,10 @@ impl Block {
     /// that until it is back in its pool and reset.
     fn seal(&mut self) -> u64 {
         let data = &self.buf[..self.len];
-        let room = self.ends.capacity();
-        let mut lines = 0u64;
-        for end in memchr::memchr_iter(b'\n', data) {
-            if self.ends.len() < room {
-                // Blocks are far smaller than 4 GiB (config caps `block_size`).
-                self.ends.push(end as u32);
-            }
-            lines += 1;
-        }
-        self.utf8 = simdutf8::basic::from_utf8(data).is_ok();
-        lines
+        let sealed = seal::scan(data, &mut self.ends);
+        // All-ASCII blocks, the common case, need no second pass.
+        self.utf8 = sealed.ascii || simdutf8::basic::from_utf8(data).is_ok();
+        sealed.lines
     }
 
     /// The bytes: whole lines, each ending in `\n`.
