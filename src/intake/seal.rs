@@ -30,8 +30,11 @@ pub struct Sealed {
 pub fn scan(data: &[u8], ends: &mut Vec<u32>) -> Sealed {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("bmi1")
+        {
+            // SAFETY: the CPU supports AVX2, POPCNT and BMI1, checked just above.
             return unsafe { avx2::scan(data, ends) };
         }
     }
@@ -72,7 +75,7 @@ mod avx2 {
 
     /// 64 bytes per round: two loads, two compares, two masks; the loaded vectors are OR-ed
     /// into an accumulator whose high bits say whether any byte was non-ASCII.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     pub(super) unsafe fn scan(data: &[u8], ends: &mut Vec<u32>) -> Sealed {
         let newline = _mm256_set1_epi8(b'\n' as i8);
         let mut high = _mm256_setzero_si256();
@@ -81,7 +84,7 @@ mod avx2 {
 
         while at + 64 <= data.len() {
             // SAFETY: `at + 64 <= data.len()`, so both unaligned 32-byte loads stay inside
-            // `data`; AVX2 is enabled for this function and checked by the caller.
+            // `data`; AVX2 is enabled for this function and was detected by the caller.
             let (a, b) = unsafe {
                 let p = data.as_ptr().add(at);
                 (
@@ -93,10 +96,13 @@ mod avx2 {
             let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(a, newline)) as u32;
             let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(b, newline)) as u32;
             let mut mask = u64::from(lo) | u64::from(hi) << 32;
-            lines += u64::from(mask.count_ones());
-            while mask != 0 {
-                record(ends, at + mask.trailing_zeros() as usize);
-                mask &= mask - 1;
+            // Most rounds hold no line end: alerts are several hundred bytes long.
+            if mask != 0 {
+                lines += u64::from(mask.count_ones());
+                while mask != 0 {
+                    record(ends, at + mask.trailing_zeros() as usize);
+                    mask &= mask - 1;
+                }
             }
             at += 64;
         }
