@@ -37,7 +37,7 @@
 use crate::alert::{Alert, RawStr, SensorIdentity};
 
 use super::Encoded;
-use super::escape::{BoundedWriter, Field, Full};
+use super::escape::{BoundedWriter, Field, Full, append};
 use super::time::{ALERT_TIME_LEN, AlertClock};
 
 /// Which key set and default header strings to emit.
@@ -241,7 +241,7 @@ impl CefEncoder {
 
         let key = ext.key(w, b" start=");
         let out = w.reserve(key.len() + ALERT_TIME_LEN)?;
-        out.extend_from_slice(key);
+        append(out, key);
         self.clock.write(alert.time_ms, out);
 
         ext.whole(w, b" src_ip=", src.ip())?;
@@ -348,8 +348,8 @@ impl Extension {
         }
         let key = self.key(w, key);
         let out = w.reserve(key.len() + value.len())?;
-        out.extend_from_slice(key);
-        out.extend_from_slice(value);
+        append(out, key);
+        append(out, value);
         Ok(())
     }
 

@@ -278,7 +278,7 @@ impl<'o> BoundedWriter<'o> {
     /// Writes `bytes` entirely or not at all (keys, numbers, fixed-format values).
     pub fn whole(&mut self, bytes: &[u8]) -> Result<(), Full> {
         if bytes.len() <= self.room() {
-            self.out.extend_from_slice(bytes);
+            append(self.out, bytes);
             Ok(())
         } else {
             Err(Full)
@@ -289,7 +289,7 @@ impl<'o> BoundedWriter<'o> {
     pub fn escaped(&mut self, bytes: &[u8]) -> Result<(), Full> {
         let room = self.room();
         if bytes.len() <= room {
-            self.out.extend_from_slice(bytes);
+            append(self.out, bytes);
             return Ok(());
         }
 
@@ -393,12 +393,59 @@ impl<'o> BoundedWriter<'o> {
     fn run(&mut self, run: &[u8]) -> Result<(), Full> {
         let room = self.room();
         if run.len() <= room {
-            self.out.extend_from_slice(run);
+            append(self.out, run);
             return Ok(());
         }
         let cut = floor_char_boundary(run, room);
         self.out.extend_from_slice(&run[..cut]);
         Err(Full)
+    }
+}
+
+/// Appends `bytes` to `out`, like `extend_from_slice`, but copies short slices inline.
+///
+/// Most of what an encoder writes is short (keys, addresses, severity words, runs between two
+/// escapes), and `extend_from_slice` hands every one of them to the C library's `memmove`; the
+/// call and its size dispatch were 3.6 % of the pipeline thread under `perf record`. Up to 32
+/// bytes are copied here as two possibly overlapping loads and stores of a fixed size.
+#[inline(always)]
+pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if n > 32 {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(n);
+    let len = out.len();
+    let src = bytes.as_ptr();
+    // SAFETY: `reserve` made room for `n` more bytes after `len`, so every store below lands in
+    // `out`'s allocation within `len..len + n`; every load reads within `bytes[..n]`, because
+    // each pair of fixed-size copies starts at 0 and at `n - size`, with `size <= n`. Source
+    // and destination are different allocations (`bytes` cannot borrow `out` mutably borrowed).
+    // After the copies `len..len + n` is initialised, so the new length is valid.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        if n >= 16 {
+            let head = std::ptr::read_unaligned(src.cast::<[u8; 16]>());
+            let tail = std::ptr::read_unaligned(src.add(n - 16).cast::<[u8; 16]>());
+            std::ptr::write_unaligned(dst.cast::<[u8; 16]>(), head);
+            std::ptr::write_unaligned(dst.add(n - 16).cast::<[u8; 16]>(), tail);
+        } else if n >= 8 {
+            let head = std::ptr::read_unaligned(src.cast::<u64>());
+            let tail = std::ptr::read_unaligned(src.add(n - 8).cast::<u64>());
+            std::ptr::write_unaligned(dst.cast::<u64>(), head);
+            std::ptr::write_unaligned(dst.add(n - 8).cast::<u64>(), tail);
+        } else if n >= 4 {
+            let head = std::ptr::read_unaligned(src.cast::<u32>());
+            let tail = std::ptr::read_unaligned(src.add(n - 4).cast::<u32>());
+            std::ptr::write_unaligned(dst.cast::<u32>(), head);
+            std::ptr::write_unaligned(dst.add(n - 4).cast::<u32>(), tail);
+        } else {
+            for i in 0..n {
+                *dst.add(i) = *src.add(i);
+            }
+        }
+        out.set_len(len + n);
     }
 }
 
@@ -674,6 +721,20 @@ mod tests {
         let mut w = BoundedWriter::new(&mut out, limit);
         let r = w.raw(field, RawStr::new(raw.as_bytes(), raw.contains('\\')));
         (String::from_utf8(out).expect("escaped output is UTF-8"), r)
+    }
+
+    #[test]
+    fn append_copies_every_length_exactly() {
+        let src: Vec<u8> = (0..80u8).collect();
+        for start in 0..3 {
+            for n in 0..=70 {
+                let mut out = b"abc".to_vec();
+                out.shrink_to_fit();
+                append(&mut out, &src[start..start + n]);
+                assert_eq!(&out[..3], b"abc");
+                assert_eq!(&out[3..], &src[start..start + n], "n {n}");
+            }
+        }
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl SyslogHeader {
         if second != self.cached_second {
             self.render(second);
         }
-        out.extend_from_slice(&self.cache);
+        super::escape::append(out, &self.cache);
     }
 
     /// Length of every header this writes (the timestamp has a fixed width).

@@ -105,7 +105,7 @@ impl AlertClock {
         if second != self.cached_second {
             self.render(second);
         }
-        out.extend_from_slice(&self.cached);
+        super::escape::append(out, &self.cached);
     }
 
     /// Fills the cache for `second`, which is within the clamped range.
