@@ -621,15 +621,22 @@ fn has_byte(w: u64, b: u8) -> bool {
 fn find_special(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        // SAFETY: the cfg above says this build targets CPUs with SSE2, which every x86_64
-        // CPU has; `skip_plain` needs nothing else.
-        let (at, rest) = unsafe { sse2::skip_plain(sep, bytes) };
-        at + find_special_swar(table, sep, rest)
+        if bytes.len() >= 16 {
+            // The vector scan finds candidates; the table, the one definition of what is
+            // special, confirms them (a backslash is a candidate even where it is copied).
+            let mut from = 0;
+            loop {
+                // SAFETY: the cfg above says this build targets CPUs with SSE2, which every
+                // x86_64 CPU has; `next_candidate` needs nothing else.
+                let at = unsafe { sse2::next_candidate(sep, bytes, from) };
+                match bytes.get(at) {
+                    Some(&b) if table[usize::from(b)] == COPY => from = at + 1,
+                    _ => return at,
+                }
+            }
+        }
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-    {
-        find_special_swar(table, sep, bytes)
-    }
+    find_special_swar(table, sep, bytes)
 }
 
 /// Word-at-a-time version of [`find_special`]: the whole search without SSE2, the tail with it.
@@ -669,34 +676,48 @@ mod sse2 {
         _mm_set1_epi8,
     };
 
-    /// Skips whole 16-byte blocks with no special byte; returns how many bytes were skipped and
-    /// the rest, which starts with the block holding the first special byte (or is the tail).
-    ///
-    /// The mask is exact, so the first set bit would be the answer; the caller's table scan of
-    /// the remaining block finds the same byte and keeps one definition of "special".
+    /// Offset of the first candidate byte at or after `from` (a control, `\\`, `sep`, DEL or
+    /// 0xC2), or `bytes.len()` when there is none. `bytes` must be at least 16 bytes long: the
+    /// last partial block is read as the final 16 bytes, ignoring those seen already.
     #[target_feature(enable = "sse2")]
-    pub(super) fn skip_plain(sep: u8, bytes: &[u8]) -> (usize, &[u8]) {
-        let below = _mm_set1_epi8(0x1F);
-        let backslash = splat(b'\\');
-        let separator = splat(sep);
-        let del = splat(0x7F);
-        let c1_lead = splat(0xC2);
-
-        let mut at = 0;
-        for block in bytes.chunks_exact(16) {
-            // SAFETY: `block` is 16 readable bytes and `_mm_loadu_si128` accepts any alignment.
-            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast::<__m128i>()) };
-            // Unsigned `v <= 0x1F` is `min(v, 0x1F) == v`.
-            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, below), v);
-            let escaped = _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, separator));
-            let odd = _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c1_lead));
-            let any = _mm_or_si128(control, _mm_or_si128(escaped, odd));
-            if _mm_movemask_epi8(any) != 0 {
-                break;
+    pub(super) fn next_candidate(sep: u8, bytes: &[u8], from: usize) -> usize {
+        debug_assert!(bytes.len() >= 16);
+        let mut at = from;
+        while at + 16 <= bytes.len() {
+            let mask = candidates(sep, bytes, at);
+            if mask != 0 {
+                return at + mask.trailing_zeros() as usize;
             }
             at += 16;
         }
-        (at, &bytes[at..])
+        if at < bytes.len() {
+            let last = bytes.len() - 16;
+            let mask = candidates(sep, bytes, last) >> (at - last);
+            if mask != 0 {
+                return at + mask.trailing_zeros() as usize;
+            }
+        }
+        bytes.len()
+    }
+
+    /// Bit `k` is set when `bytes[at + k]` is a candidate, for `k` in `0..16`.
+    #[target_feature(enable = "sse2")]
+    fn candidates(sep: u8, bytes: &[u8], at: usize) -> u32 {
+        let block = &bytes[at..at + 16];
+        // SAFETY: `block` is 16 readable bytes and `_mm_loadu_si128` accepts any alignment.
+        let v = unsafe { _mm_loadu_si128(block.as_ptr().cast::<__m128i>()) };
+        // Unsigned `v <= 0x1F` is `min(v, 0x1F) == v`.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+        let escaped = _mm_or_si128(
+            _mm_cmpeq_epi8(v, splat(b'\\')),
+            _mm_cmpeq_epi8(v, splat(sep)),
+        );
+        let odd = _mm_or_si128(
+            _mm_cmpeq_epi8(v, splat(0x7F)),
+            _mm_cmpeq_epi8(v, splat(0xC2)),
+        );
+        let any = _mm_or_si128(control, _mm_or_si128(escaped, odd));
+        _mm_movemask_epi8(any) as u32
     }
 
     #[target_feature(enable = "sse2")]
@@ -814,6 +835,38 @@ mod tests {
                         .unwrap_or(bytes.len());
                     assert_eq!(find_special(table, sep, &bytes), naive);
                     assert_eq!(find_special_swar(table, sep, &bytes), naive);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_scan_passes_candidates_the_table_copies() {
+        // A copied candidate (a backslash in LEEF, 0xC2 everywhere) before a real special byte,
+        // at every pair of positions of runs around the 16-byte block size.
+        let rules = [
+            Rules::leef_value(b'^'),
+            Rules::cef(Field::Extension).clone(),
+        ];
+        for Rules { table, sep } in &rules {
+            for len in [16, 17, 23, 31, 32, 33, 47] {
+                for first in 0..len {
+                    for second in first..len {
+                        let mut bytes = vec![b'a'; len];
+                        bytes[first] = b'\\';
+                        bytes[second] = 0x7F;
+                        let naive = bytes
+                            .iter()
+                            .position(|&b| table[usize::from(b)] != COPY)
+                            .unwrap_or(bytes.len());
+                        assert_eq!(find_special(table, *sep, &bytes), naive, "{len} {first}");
+                        bytes[second] = 0xC2;
+                        let naive = bytes
+                            .iter()
+                            .position(|&b| table[usize::from(b)] != COPY)
+                            .unwrap_or(bytes.len());
+                        assert_eq!(find_special(table, *sep, &bytes), naive, "{len} {first}");
+                    }
                 }
             }
         }
