@@ -43,7 +43,7 @@ use std::fmt;
 
 use crate::alert::{Alert, AlertKind, DetectionEngine, RawJson, RawStr};
 use keys::Field;
-use scan::Scanner;
+use scan::{Scanner, Stop};
 
 /// Why a line was rejected; each reason has its own counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -182,12 +182,21 @@ pub fn parse_alert(line: &[u8]) -> Result<Alert<'_>, ParseError> {
 /// As for [`parse_alert`], except that `NotUtf8` cannot occur.
 pub fn parse_alert_text(text: &str) -> Result<Alert<'_>, ParseError> {
     let mut s = Scanner::new(text);
+    let mut alert = Alert::default();
+    match parse_object(&mut s, &mut alert) {
+        Ok(()) => Ok(alert),
+        Err(Stop) => Err(s.fault()),
+    }
+}
+
+/// Parses the alert object into `alert`; on [`Stop`] the scanner holds the error.
+#[inline(always)]
+fn parse_object<'a>(s: &mut Scanner<'a>, alert: &mut Alert<'a>) -> Result<(), Stop> {
     if s.skip_ws() != b'{' {
         return Err(s.error("expected '{' at the start of the alert"));
     }
     s.bump();
 
-    let mut alert = Alert::default();
     let mut seen = 0u32;
     let mut present = 0u32;
     let mut next = 0;
@@ -226,10 +235,10 @@ pub fn parse_alert_text(text: &str) -> Result<Alert<'_>, ParseError> {
             match field {
                 Some(field) => {
                     if seen & field.bit() != 0 {
-                        return Err(duplicate(key_at, field));
+                        return Err(duplicate(s, key_at, field));
                     }
                     seen |= field.bit();
-                    if read_field(&mut s, field, &mut alert)? {
+                    if read_field(s, field, alert)? {
                         present |= field.bit();
                     }
                 }
@@ -255,35 +264,66 @@ pub fn parse_alert_text(text: &str) -> Result<Alert<'_>, ParseError> {
     }
     for field in REQUIRED {
         if present & field.bit() == 0 {
-            return Err(missing(end, field));
+            return Err(missing(s, end, field));
         }
     }
-    Ok(alert)
+    Ok(())
 }
 
 /// Reads the value of a known field into `alert`, with the cursor on its first byte. Returns
 /// whether a value was stored (`false` for `null`).
+//
+// Each kind of value is read at one place, so that its reader can be inlined without copying
+// the string scan into every arm. `null` leaves the slot as it is: it still holds its default,
+// since a field seen before is a duplicate.
 #[inline]
-fn read_field<'a>(
-    s: &mut Scanner<'a>,
-    field: Field,
-    alert: &mut Alert<'a>,
-) -> Result<bool, ParseError> {
+fn read_field<'a>(s: &mut Scanner<'a>, field: Field, alert: &mut Alert<'a>) -> Result<bool, Stop> {
+    let at = s.pos();
+    match field {
+        Field::Id | Field::Time | Field::SourceDevice | Field::DestinationDevice => {
+            let Some(value) = opt_integer(s, field)? else {
+                return Ok(false);
+            };
+            match field {
+                Field::Id => alert.id = Some(value),
+                Field::SourceDevice => alert.source_device = Some(value),
+                Field::DestinationDevice => alert.destination_device = Some(value),
+                // `time`: a non-negative number of milliseconds; fractions are truncated.
+                _ if value < 0 => {
+                    return Err(wrong_type(s, at, Field::Time, "a non-negative number"));
+                }
+                _ => alert.time_ms = value,
+            }
+            return Ok(true);
+        }
+        Field::RemediationSteps | Field::AdditionalInformation => {
+            let Some(value) = opt_raw(s)? else {
+                return Ok(false);
+            };
+            if field == Field::RemediationSteps {
+                alert.remediation_steps = Some(value);
+            } else {
+                alert.additional_information = Some(value);
+            }
+            return Ok(true);
+        }
+        _ => {}
+    }
+
+    let Some(value) = opt_string(s, field)? else {
+        return Ok(false);
+    };
     let slot = match field {
-        Field::Id => return store(&mut alert.id, opt_integer(s, field)?),
-        Field::SourceDevice => return store(&mut alert.source_device, opt_integer(s, field)?),
-        Field::DestinationDevice => {
-            return store(&mut alert.destination_device, opt_integer(s, field)?);
+        Field::Title => {
+            alert.title = value;
+            return Ok(true);
         }
-        Field::Time => return read_time(s, alert),
-        Field::Title => return store_required(&mut alert.title, opt_string(s, field)?),
-        Field::Severity => return read_severity(s, alert),
-        Field::Engine => return read_engine(s, alert),
-        Field::Kind => return read_kind(s, alert),
-        Field::RemediationSteps => return store(&mut alert.remediation_steps, opt_raw(s)?),
-        Field::AdditionalInformation => {
-            return store(&mut alert.additional_information, opt_raw(s)?);
+        Field::Severity => return read_severity(s, at, value, alert),
+        Field::Engine => {
+            read_engine(value, alert);
+            return Ok(true);
         }
+        Field::Kind => return read_kind(s, at, value, alert),
         Field::Message => &mut alert.message,
         Field::SourceAddress => &mut alert.source_address,
         Field::DestinationAddress => &mut alert.destination_address,
@@ -295,62 +335,39 @@ fn read_field<'a>(
         Field::DestinationName => &mut alert.destination_name,
         Field::Uuid => &mut alert.uuid,
         Field::SensorName => &mut alert.sensor_name,
+        // Read above.
+        Field::Id
+        | Field::Time
+        | Field::SourceDevice
+        | Field::DestinationDevice
+        | Field::RemediationSteps
+        | Field::AdditionalInformation => return Ok(false),
     };
-    store(slot, opt_string(s, field)?)
-}
-
-/// Stores an optional value and reports whether it was present.
-#[inline]
-fn store<T>(slot: &mut Option<T>, value: Option<T>) -> Result<bool, ParseError> {
-    *slot = value;
-    Ok(slot.is_some())
-}
-
-/// Stores a required value if present and reports whether it was.
-#[inline]
-fn store_required<T>(slot: &mut T, value: Option<T>) -> Result<bool, ParseError> {
-    match value {
-        Some(v) => {
-            *slot = v;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
-}
-
-/// `time`: a non-negative number of milliseconds; fractions are truncated.
-fn read_time(s: &mut Scanner<'_>, alert: &mut Alert<'_>) -> Result<bool, ParseError> {
-    let at = s.pos();
-    let Some(value) = opt_integer(s, Field::Time)? else {
-        return Ok(false);
-    };
-    if value < 0 {
-        return Err(wrong_type(at, Field::Time, "a non-negative number"));
-    }
-    alert.time_ms = value;
+    *slot = Some(value);
     Ok(true)
 }
 
-/// `severity`: one of the four sensor levels, any case.
-fn read_severity(s: &mut Scanner<'_>, alert: &mut Alert<'_>) -> Result<bool, ParseError> {
-    let at = s.pos();
-    let Some(value) = opt_string(s, Field::Severity)? else {
-        return Ok(false);
+/// `severity`: one of the four sensor levels, any case; `at` is where the value starts.
+fn read_severity(
+    s: &mut Scanner<'_>,
+    at: usize,
+    value: RawStr<'_>,
+    alert: &mut Alert<'_>,
+) -> Result<bool, Stop> {
+    let Some(severity) = keys::severity(value) else {
+        return Err(s.fail(ParseError {
+            reason: RejectReason::UnknownSeverity,
+            offset: at,
+            field: Some(Field::Severity.name()),
+            detail: "expected Warning, Minor, Major or Critical",
+        }));
     };
-    alert.severity = keys::severity(value).ok_or(ParseError {
-        reason: RejectReason::UnknownSeverity,
-        offset: at,
-        field: Some(Field::Severity.name()),
-        detail: "expected Warning, Minor, Major or Critical",
-    })?;
+    alert.severity = severity;
     Ok(true)
 }
 
 /// `engine`: kept verbatim in `engine_name` and mapped to a [`DetectionEngine`].
-fn read_engine<'a>(s: &mut Scanner<'a>, alert: &mut Alert<'a>) -> Result<bool, ParseError> {
-    let Some(value) = opt_string(s, Field::Engine)? else {
-        return Ok(false);
-    };
+fn read_engine<'a>(value: RawStr<'a>, alert: &mut Alert<'a>) {
     alert.engine_name = value;
     alert.engine = if value.is_escaped() {
         // An escaped name longer than the buffer matches no documented engine.
@@ -363,26 +380,26 @@ fn read_engine<'a>(s: &mut Scanner<'a>, alert: &mut Alert<'a>) -> Result<bool, P
     } else {
         DetectionEngine::from_name(value.raw())
     };
-    Ok(true)
 }
 
 /// `kind`: `"system"` marks a system notification; `"alert"` and absence mean an engine alert.
-fn read_kind(s: &mut Scanner<'_>, alert: &mut Alert<'_>) -> Result<bool, ParseError> {
-    let at = s.pos();
-    let Some(value) = opt_string(s, Field::Kind)? else {
-        return Ok(false);
-    };
+fn read_kind(
+    s: &mut Scanner<'_>,
+    at: usize,
+    value: RawStr<'_>,
+    alert: &mut Alert<'_>,
+) -> Result<bool, Stop> {
     alert.kind = match keys::is_system_kind(value) {
         Some(true) => AlertKind::System,
         Some(false) => AlertKind::Alert,
-        None => return Err(wrong_type(at, Field::Kind, "\"system\" or \"alert\"")),
+        None => return Err(wrong_type(s, at, Field::Kind, "\"system\" or \"alert\"")),
     };
     Ok(true)
 }
 
 /// A string value or `null`.
-#[inline]
-fn opt_string<'a>(s: &mut Scanner<'a>, field: Field) -> Result<Option<RawStr<'a>>, ParseError> {
+#[inline(always)]
+fn opt_string<'a>(s: &mut Scanner<'a>, field: Field) -> Result<Option<RawStr<'a>>, Stop> {
     match s.peek() {
         b'"' => s.string().map(Some),
         b'n' => s.literal(b"null").map(|()| None),
@@ -391,13 +408,13 @@ fn opt_string<'a>(s: &mut Scanner<'a>, field: Field) -> Result<Option<RawStr<'a>
 }
 
 /// A number (truncated to an integer) or `null`.
-#[inline]
-fn opt_integer(s: &mut Scanner<'_>, field: Field) -> Result<Option<i64>, ParseError> {
+#[inline(always)]
+fn opt_integer(s: &mut Scanner<'_>, field: Field) -> Result<Option<i64>, Stop> {
     let at = s.pos();
     match s.peek() {
         b'-' | b'0'..=b'9' => match s.integer()? {
             Some(value) => Ok(Some(value)),
-            None => Err(wrong_type(at, field, "an integer within 64 bits")),
+            None => Err(wrong_type(s, at, field, "an integer within 64 bits")),
         },
         b'n' => s.literal(b"null").map(|()| None),
         _ => Err(not_of_type(s, field, "a number")),
@@ -406,7 +423,7 @@ fn opt_integer(s: &mut Scanner<'_>, field: Field) -> Result<Option<i64>, ParseEr
 
 /// Any JSON value kept as its raw span, or `null`.
 #[inline]
-fn opt_raw<'a>(s: &mut Scanner<'a>) -> Result<Option<RawJson<'a>>, ParseError> {
+fn opt_raw<'a>(s: &mut Scanner<'a>) -> Result<Option<RawJson<'a>>, Stop> {
     if s.peek() == b'n' {
         return s.literal(b"null").map(|()| None);
     }
@@ -415,49 +432,49 @@ fn opt_raw<'a>(s: &mut Scanner<'a>) -> Result<Option<RawJson<'a>>, ParseError> {
     Ok(Some(RawJson(s.span(start))))
 }
 
-/// The error for a value under the cursor that is not of the field's type: `WrongType` when it
-/// is some other JSON value, `InvalidJson` when it cannot start a value at all.
+/// Stops for a value under the cursor that is not of the field's type: `WrongType` when it is
+/// some other JSON value, `InvalidJson` when it cannot start a value at all.
 #[cold]
-fn not_of_type(s: &Scanner<'_>, field: Field, expected: &'static str) -> ParseError {
+fn not_of_type(s: &mut Scanner<'_>, field: Field, expected: &'static str) -> Stop {
     match s.peek() {
         b'{' | b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9' => {
-            wrong_type(s.pos(), field, expected)
+            wrong_type(s, s.pos(), field, expected)
         }
         _ => s.error("expected a value"),
     }
 }
 
-/// A `WrongType` error.
+/// Stops with a `WrongType` error.
 #[cold]
-fn wrong_type(offset: usize, field: Field, expected: &'static str) -> ParseError {
-    ParseError {
+fn wrong_type(s: &mut Scanner<'_>, offset: usize, field: Field, expected: &'static str) -> Stop {
+    s.fail(ParseError {
         reason: RejectReason::WrongType,
         offset,
         field: Some(field.name()),
         detail: expected,
-    }
+    })
 }
 
-/// A `DuplicateKey` error at the second occurrence's opening quote.
+/// Stops with a `DuplicateKey` error at the second occurrence's opening quote.
 #[cold]
-fn duplicate(offset: usize, field: Field) -> ParseError {
-    ParseError {
+fn duplicate(s: &mut Scanner<'_>, offset: usize, field: Field) -> Stop {
+    s.fail(ParseError {
         reason: RejectReason::DuplicateKey,
         offset,
         field: Some(field.name()),
         detail: "field appears more than once",
-    }
+    })
 }
 
-/// A `MissingField` error, reported at the closing brace.
+/// Stops with a `MissingField` error, reported at the closing brace.
 #[cold]
-fn missing(offset: usize, field: Field) -> ParseError {
-    ParseError {
+fn missing(s: &mut Scanner<'_>, offset: usize, field: Field) -> Stop {
+    s.fail(ParseError {
         reason: RejectReason::MissingField,
         offset,
         field: Some(field.name()),
         detail: "required field is absent or null",
-    }
+    })
 }
 
 #[cfg(test)]

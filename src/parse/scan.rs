@@ -3,8 +3,13 @@
 //!
 //! Pipeline position: called by [`super::parse_alert`] on the pipeline thread, once per alert
 //! line, on bytes that are already known to be valid UTF-8. Nothing here allocates; every
-//! function moves one cursor forward through the borrowed line and reports the first problem as a
-//! [`ParseError`] carrying the byte offset where it was seen.
+//! function moves one cursor forward through the borrowed line and stops at the first problem,
+//! recording it as a [`ParseError`] carrying the byte offset where it was seen.
+//!
+//! Functions fail with [`Stop`], which carries nothing: the error itself is kept in the scanner
+//! ([`Scanner::fault`]). A `Result` with a 48-byte `ParseError` in it was returned through
+//! memory, and the caller stalled reading it back after every out-of-line call; with `Stop` most
+//! results fit in two registers.
 //!
 //! Invariant: `pos <= buf.len()` at all times. [`Scanner::peek`] returns 0 at the end of the line,
 //! which is never a byte the grammar accepts outside a string, so callers need no separate
@@ -19,17 +24,45 @@ use crate::alert::{RawStr, hex4};
 /// The skipper keeps one bit per open container in a `u64`, so the limit must stay below 64.
 pub(super) const MAX_DEPTH: u32 = 63;
 
+/// A scan or parse stopped at a problem; the scanner that stopped holds the error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stop;
+
 /// A cursor over one alert line.
 pub(super) struct Scanner<'a> {
     /// The line as text: string values are cut from it, so they are known to be UTF-8.
     text: &'a str,
     pos: usize,
+    /// The problem that stopped the scan; meaningful only after a [`Stop`].
+    fault: ParseError,
 }
 
 impl<'a> Scanner<'a> {
     /// Starts at the first byte of `text`.
     pub(super) fn new(text: &'a str) -> Scanner<'a> {
-        Scanner { text, pos: 0 }
+        Scanner {
+            text,
+            pos: 0,
+            fault: invalid_json(0, "no error"),
+        }
+    }
+
+    /// The error recorded by the last [`Stop`].
+    pub(super) fn fault(&self) -> ParseError {
+        self.fault
+    }
+
+    /// Records `error` and stops.
+    #[cold]
+    pub(super) fn fail(&mut self, error: ParseError) -> Stop {
+        self.fault = error;
+        Stop
+    }
+
+    /// Records an `InvalidJson` error at `offset` and stops.
+    #[cold]
+    fn fail_at(&mut self, offset: usize, detail: &'static str) -> Stop {
+        self.fail(invalid_json(offset, detail))
     }
 
     /// The line's bytes; the grammar is scanned byte by byte.
@@ -78,10 +111,10 @@ impl<'a> Scanner<'a> {
         c
     }
 
-    /// An `InvalidJson` error at the cursor.
+    /// Records an `InvalidJson` error at the cursor and stops.
     #[cold]
-    pub(super) fn error(&self, detail: &'static str) -> ParseError {
-        invalid_json(self.pos, detail)
+    pub(super) fn error(&mut self, detail: &'static str) -> Stop {
+        self.fail_at(self.pos, detail)
     }
 
     /// Scans the string whose opening quote is under the cursor and leaves the cursor after its
@@ -94,7 +127,7 @@ impl<'a> Scanner<'a> {
     // stalled the caller; `cargo bench --bench parse` went from 1.8 to 3.1 M alerts/s (spec
     // samples) when inlined.
     #[inline(always)]
-    pub(super) fn string(&mut self) -> Result<RawStr<'a>, ParseError> {
+    pub(super) fn string(&mut self) -> Result<RawStr<'a>, Stop> {
         debug_assert_eq!(self.peek(), b'"');
         let start = self.pos + 1;
         let mut at = start;
@@ -104,7 +137,7 @@ impl<'a> Scanner<'a> {
             // One vector pass finds the closing quote, a backslash or a raw control byte.
             let rest = &self.buf()[at..];
             let Some(i) = find_special(rest) else {
-                return Err(invalid_json(self.buf().len(), "unterminated string"));
+                return Err(self.fail_at(self.buf().len(), "unterminated string"));
             };
             at += i;
 
@@ -116,9 +149,9 @@ impl<'a> Scanner<'a> {
                 }
                 b'\\' => {
                     escaped = true;
-                    at = escape_end(self.buf(), at)?;
+                    at = escape_end(self.buf(), at).map_err(|detail| self.fail_at(at, detail))?;
                 }
-                _ => return Err(invalid_json(at, "control character in string")),
+                _ => return Err(self.fail_at(at, "control character in string")),
             }
         }
     }
@@ -126,7 +159,7 @@ impl<'a> Scanner<'a> {
     /// Scans the number under the cursor and returns its value truncated toward zero, or `None`
     /// when the number is valid JSON but does not fit an `i64`.
     #[inline]
-    pub(super) fn integer(&mut self) -> Result<Option<i64>, ParseError> {
+    pub(super) fn integer(&mut self) -> Result<Option<i64>, Stop> {
         let negative = self.peek() == b'-';
         if negative {
             self.pos += 1;
@@ -177,7 +210,7 @@ impl<'a> Scanner<'a> {
         &mut self,
         int_start: usize,
         int_end: usize,
-    ) -> Result<Option<u64>, ParseError> {
+    ) -> Result<Option<u64>, Stop> {
         let mut frac = int_end..int_end;
         if self.peek() == b'.' {
             self.pos += 1;
@@ -210,7 +243,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips one or more digits, failing with `detail` when there is none.
-    fn digits(&mut self, detail: &'static str) -> Result<(), ParseError> {
+    fn digits(&mut self, detail: &'static str) -> Result<(), Stop> {
         if !self.peek().is_ascii_digit() {
             return Err(self.error(detail));
         }
@@ -247,7 +280,7 @@ impl<'a> Scanner<'a> {
 
     /// Moves past `word` (`true`, `false` or `null`) when it is under the cursor.
     #[inline]
-    pub(super) fn literal(&mut self, word: &'static [u8]) -> Result<(), ParseError> {
+    pub(super) fn literal(&mut self, word: &'static [u8]) -> Result<(), Stop> {
         if self.buf().get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
             Ok(())
@@ -258,7 +291,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips and validates one value of any type, starting under the cursor. `depth` is the
     /// nesting depth of the container holding the value (1 for members of the alert object).
-    pub(super) fn skip_value(&mut self, depth: u32) -> Result<(), ParseError> {
+    pub(super) fn skip_value(&mut self, depth: u32) -> Result<(), Stop> {
         match self.peek() {
             b'{' | b'[' => self.skip_container(depth),
             _ => self.skip_scalar(),
@@ -266,7 +299,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips a string, number or literal.
-    fn skip_scalar(&mut self) -> Result<(), ParseError> {
+    fn skip_scalar(&mut self) -> Result<(), Stop> {
         match self.peek() {
             b'"' => self.string().map(drop),
             b'-' | b'0'..=b'9' => self.integer().map(drop),
@@ -281,7 +314,7 @@ impl<'a> Scanner<'a> {
     ///
     /// `kinds` is a stack of one bit per open container (1 = object), top at bit 0, so the
     /// closing byte and the need for a key are known without any allocation.
-    fn skip_container(&mut self, depth: u32) -> Result<(), ParseError> {
+    fn skip_container(&mut self, depth: u32) -> Result<(), Stop> {
         let mut kinds = 0u64;
         let mut open = 0u32;
 
@@ -342,7 +375,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans an object key and the `:` after it, leaving the cursor after the colon.
-    fn member_key(&mut self) -> Result<(), ParseError> {
+    fn member_key(&mut self) -> Result<(), Stop> {
         if self.peek() != b'"' {
             return Err(self.error("expected a key"));
         }
@@ -379,12 +412,13 @@ pub(super) fn invalid_json(offset: usize, detail: &'static str) -> ParseError {
     }
 }
 
-/// Validates the escape whose backslash is at `buf[at]` and returns the offset just after it.
-fn escape_end(buf: &[u8], at: usize) -> Result<usize, ParseError> {
+/// Validates the escape whose backslash is at `buf[at]` and returns the offset just after it, or
+/// what is wrong with it (the error is reported at the backslash).
+fn escape_end(buf: &[u8], at: usize) -> Result<usize, &'static str> {
     match buf.get(at + 1) {
         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
         Some(b'u') => {
-            let code = hex_at(buf, at + 2).ok_or_else(|| invalid_json(at, "invalid \\u escape"))?;
+            let code = hex_at(buf, at + 2).ok_or("invalid \\u escape")?;
             match code {
                 0xD800..=0xDBFF => {
                     // A high surrogate is only valid when a low one follows immediately.
@@ -394,14 +428,14 @@ fn escape_end(buf: &[u8], at: usize) -> Result<usize, ParseError> {
                     };
                     match low {
                         Some(0xDC00..=0xDFFF) => Ok(at + 12),
-                        _ => Err(invalid_json(at, "unpaired surrogate in \\u escape")),
+                        _ => Err("unpaired surrogate in \\u escape"),
                     }
                 }
-                0xDC00..=0xDFFF => Err(invalid_json(at, "unpaired surrogate in \\u escape")),
+                0xDC00..=0xDFFF => Err("unpaired surrogate in \\u escape"),
                 _ => Ok(at + 6),
             }
         }
-        _ => Err(invalid_json(at, "invalid escape")),
+        _ => Err("invalid escape"),
     }
 }
 
@@ -518,7 +552,7 @@ mod tests {
 
     fn int(text: &str) -> Result<Option<i64>, ParseError> {
         let mut s = Scanner::new(text);
-        let value = s.integer()?;
+        let value = s.integer().map_err(|Stop| s.fault())?;
         assert_eq!(s.pos(), text.len(), "number not fully consumed: {text}");
         Ok(value)
     }
@@ -545,7 +579,8 @@ mod tests {
     fn number_grammar_errors() {
         for bad in ["-", "1.", "1e", "1e+", ".5", "-x", "1.e3"] {
             let mut s = Scanner::new(bad);
-            let err = s.integer().expect_err(bad);
+            s.integer().expect_err(bad);
+            let err = s.fault();
             assert_eq!(err.reason, RejectReason::InvalidJson, "{bad}");
         }
     }
@@ -575,7 +610,8 @@ mod tests {
         ];
         for (text, offset) in bad {
             let mut s = Scanner::new(text);
-            let err = s.string().expect_err(text);
+            s.string().expect_err(text);
+            let err = s.fault();
             assert_eq!(err.offset, offset, "{text}: {err}");
         }
     }
@@ -637,7 +673,8 @@ mod tests {
         assert_eq!(Scanner::new(&ok).skip_value(1), Ok(()));
 
         let deep = format!("{}{}", "[".repeat(depth + 1), "]".repeat(depth + 1));
-        let err = Scanner::new(&deep).skip_value(1).expect_err("too deep");
-        assert_eq!(err.offset, depth);
+        let mut s = Scanner::new(&deep);
+        s.skip_value(1).expect_err("too deep");
+        assert_eq!(s.fault().offset, depth);
     }
 }
