@@ -192,6 +192,10 @@ pub(super) fn run_stdin(ctx: SourceCtx) {
     let _ = ctx.out.send(IntakeEvent::Done(ctx.index));
 }
 
+// TODO: files are read with `read`, so the kernel copies every byte from the page cache into
+// the blocks, the largest single cost of a fast run. Parsing from a memory map would avoid it,
+// but needs a SIGBUS guard for a file truncated while mapped.
+
 /// Reads a file to its end; with `follow`, keeps reading as it grows and reopens it when it is
 /// rotated (a new inode at the path) or truncated.
 pub(super) fn run_file(ctx: SourceCtx, mut file: File, path: PathBuf, follow: bool) {

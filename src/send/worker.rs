@@ -6,6 +6,10 @@
 //! on one destination for long: a UDP socket that stays unwritable is left for the next round,
 //! and TCP never blocks at all.
 //
+// TODO: every UDP datagram goes through this one thread, which spends most of its time in the
+// kernel's send path and caps UDP forwarding below what the CPUs allow; pipeline workers with
+// UDP sockets of their own could send their batches in parallel.
+//
 // One round of the loop:
 // 1. move every submitted batch from the channel to its destination's pending queue;
 // 2. let each link make progress (send, connect, check acknowledgements, reconnect);
