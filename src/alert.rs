@@ -201,8 +201,9 @@ fn eq_letters(input: &[u8], canonical: &[u8]) -> bool {
     debug_assert!(input.len() == canonical.len() && input.len() >= 4);
     let n = input.len();
     if n < 8 {
-        return eq_letters_word(word4(input, 0), word4(canonical, 0))
-            && eq_letters_word(word4(input, n - 4), word4(canonical, n - 4));
+        let half = |s: &[u8], at: usize| u64::from(word4(s, at));
+        return eq_letters_word(half(input, 0), half(canonical, 0))
+            && eq_letters_word(half(input, n - 4), half(canonical, n - 4));
     }
     let mut at = 0;
     while at + 8 < n {
@@ -224,20 +225,20 @@ fn eq_letters_word(input: u64, canonical: u64) -> bool {
     (input | letters | spaces) == (canonical | spaces)
 }
 
-/// Eight bytes of `s` from `at`; callers keep `at + 8 <= s.len()`.
+/// Eight bytes of `s` from `at`, little-endian; callers keep `at + 8 <= s.len()`.
 #[inline]
-fn word8(s: &[u8], at: usize) -> u64 {
+pub(crate) fn word8(s: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&s[at..at + 8]);
     u64::from_le_bytes(w)
 }
 
-/// Four bytes of `s` from `at`, zero-extended; callers keep `at + 4 <= s.len()`.
+/// Four bytes of `s` from `at`, little-endian; callers keep `at + 4 <= s.len()`.
 #[inline]
-fn word4(s: &[u8], at: usize) -> u64 {
+pub(crate) fn word4(s: &[u8], at: usize) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&s[at..at + 4]);
-    u64::from(u32::from_le_bytes(w))
+    u32::from_le_bytes(w)
 }
 
 /// Whether the alert came from a detection engine or is an appliance-health notification.

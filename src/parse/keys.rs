@@ -9,7 +9,7 @@
 //! name. That is exact because every canonical name is made of ASCII letters only: the only bytes
 //! that become the letter `l` under `| 0x20` are `l` and `L`.
 
-use crate::alert::{RawStr, Severity};
+use crate::alert::{RawStr, Severity, word4, word8};
 
 /// An alert field the parser keeps. Aliases map to the same field, so a key and its alias in one
 /// alert are a duplicate.
@@ -264,22 +264,6 @@ fn eq_lower(input: &[u8], canonical: &[u8]) -> bool {
 const LOWER8: u64 = 0x2020_2020_2020_2020;
 /// [`LOWER8`] for four bytes.
 const LOWER4: u32 = 0x2020_2020;
-
-/// Eight bytes of `s` from `at`; callers keep `at + 8 <= s.len()`.
-#[inline]
-fn word8(s: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&s[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Four bytes of `s` from `at`; callers keep `at + 4 <= s.len()`.
-#[inline]
-fn word4(s: &[u8], at: usize) -> u32 {
-    let mut w = [0u8; 4];
-    w.copy_from_slice(&s[at..at + 4]);
-    u32::from_le_bytes(w)
-}
 
 #[cfg(test)]
 mod tests {
