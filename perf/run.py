@@ -52,6 +52,9 @@ TIMEZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australi
 SYSLOG_NG_LIBS = ["libivykis0", "libjson-c5", "libnet1", "libpcre3", "libwrap0",
                   "libglib2.0-0", "libcap2"]
 SINK_IDLE_MS = 1500
+# The otrelay variants measured side by side, by the pipeline settings they add.
+OTRELAY_PIPELINES = {"otrelay": None, "otrelay-w2": {"workers": 2},
+                     "otrelay-w2s": {"workers": 2, "sender_per_worker": True}}
 DAEMON_TIMEOUT_S = 600
 
 
@@ -501,8 +504,9 @@ def section_throughput(ctx):
             for i in range(ctx["runs"]):
                 save = work / f"recv-{tool}-{transport}-{i}.txt"
                 if tool.startswith("otrelay"):
-                    # otrelay-w2: two pipeline workers (`pipeline.workers = 2`).
-                    pipe = {"workers": 2} if tool == "otrelay-w2" else None
+                    # otrelay-w2: two pipeline workers (`pipeline.workers = 2`); otrelay-w2s:
+                    # two workers with a sender thread each (`sender_per_worker = true`).
+                    pipe = OTRELAY_PIPELINES.get(tool)
                     r = run_otrelay(bins, work, alerts, n, transport, [BASE_RULE],
                                     [cef_action(transport, 0)], len(want), save=save,
                                     pipeline=pipe)
@@ -543,7 +547,7 @@ def section_throughput(ctx):
     lines += ["", "| transport, otrelay config | otrelay ÷ rsyslog | otrelay ÷ syslog-ng | "
               "CPU s per alert: otrelay, rsyslog, syslog-ng (µs) |", "|---|---|---|---|"]
     for t in ("tcp", "udp"):
-        for ot in ("otrelay", "otrelay-w2"):
+        for ot in OTRELAY_PIPELINES:
             if not all((x, t) in results for x in (ot, "rsyslog", "syslog-ng")):
                 continue
             o, rs, sn = (results[(x, t)] for x in (ot, "rsyslog", "syslog-ng"))
@@ -588,7 +592,7 @@ def section_ceiling(ctx):
     # the sink also saves every datagram for the byte check, which costs it CPU that the two
     # senders would not pay alike.
     same = {}
-    for tool, pipe in (("otrelay", None), ("otrelay-w2", {"workers": 2})):
+    for tool, pipe in OTRELAY_PIPELINES.items():
         if tool not in ctx["tools"]:
             continue
         runs = [run_otrelay(bins, work, ctx["alerts"], ctx["n"], "udp", [BASE_RULE],
@@ -621,10 +625,17 @@ def section_ceiling(ctx):
         *([f"| otrelay-w2 UDP (pipeline.workers = 2) | {same['otrelay-w2']['msgs_per_s']:,.0f} "
            f"| {100 * (len(ctx['want']) - same['otrelay-w2']['received']) / len(ctx['want']):.2f}"
            f" % |"] if "otrelay-w2" in same else []),
+        *([f"| otrelay-w2s UDP (workers = 2, sender_per_worker = true) | "
+           f"{same['otrelay-w2s']['msgs_per_s']:,.0f} "
+           f"| {100 * (len(ctx['want']) - same['otrelay-w2s']['received']) / len(ctx['want']):.2f}"
+           f" % |"] if "otrelay-w2s" in same else []),
         "",
         f"otrelay UDP / ceiling = **{100 * ratio:.0f} %** (target ≥ 90 %)"
         + (f"; with `workers = 2`: **{100 * same['otrelay-w2']['msgs_per_s'] / ceil:.0f} %**"
            if "otrelay-w2" in same else "")
+        + (f"; with a sender per worker: "
+           f"**{100 * same['otrelay-w2s']['msgs_per_s'] / ceil:.0f} %**"
+           if "otrelay-w2s" in same else "")
         + f". Datagrams: {count:,}, from otrelay's first UDP run. Every sender here, otrelay "
         "included, runs against the same sink that only counts (the throughput table's sink "
         "also saves what it receives, for the byte check).", "",
@@ -838,7 +849,7 @@ def main():
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--tools", default="otrelay,otrelay-w2,rsyslog,syslog-ng",
+    ap.add_argument("--tools", default="otrelay,otrelay-w2,otrelay-w2s,rsyslog,syslog-ng",
                     help="throughput: the tools to measure (otrelay-w2 = pipeline.workers 2)")
     args = ap.parse_args()
     out = Path(args.out).resolve()

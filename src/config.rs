@@ -318,6 +318,10 @@ pub struct PipelineConfig {
     /// in input order; more spread the work over more cores, and order holds only within a
     /// block of lines.
     pub workers: usize,
+    /// With several workers: give each worker a sender thread and connections of its own, so
+    /// that the kernel's per-message send work runs on several CPUs. Each worker then opens its
+    /// own connection to every TCP or TLS destination.
+    pub sender_per_worker: bool,
     /// Pin threads to CPUs when the machine has enough of them.
     pub pin: bool,
     /// How long shutdown may take to deliver what is queued.
@@ -339,6 +343,7 @@ impl Default for PipelineConfig {
             batch_bytes: 64 * 1024,
             batches: 64,
             workers: 1,
+            sender_per_worker: false,
             pin: true,
             drain_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_millis(100),
@@ -551,6 +556,7 @@ struct RawPipeline {
     batch_bytes: Option<Spanned<u64>>,
     batches: Option<Spanned<u64>>,
     workers: Option<Spanned<u64>>,
+    sender_per_worker: Option<bool>,
     pin: Option<bool>,
     drain_timeout_ms: Option<u64>,
     backoff_min_ms: Option<Spanned<u64>>,
@@ -874,6 +880,7 @@ impl RawPipeline {
             batch_bytes: batch_bytes as usize,
             batches: batches as usize,
             workers: workers as usize,
+            sender_per_worker: self.sender_per_worker.unwrap_or(d.sender_per_worker),
             pin: self.pin.unwrap_or(d.pin),
             drain_timeout: self
                 .drain_timeout_ms

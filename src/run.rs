@@ -121,18 +121,32 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
         (None, None)
     };
 
-    let dests = build_actions(config).map_err(RunError::Build)?.dests;
-    let sender =
-        Sender::start(dests, sender_cpu).map_err(|e| RunError::Build(BuildError::Send(e)))?;
-    let sender = Arc::new(sender);
+    let start_sender = || -> Result<Arc<Sender>, RunError> {
+        let dests = build_actions(config).map_err(RunError::Build)?.dests;
+        let sender =
+            Sender::start(dests, sender_cpu).map_err(|e| RunError::Build(BuildError::Send(e)))?;
+        Ok(Arc::new(sender))
+    };
+    // A sender of its own per worker puts the kernel's send work of each worker's messages on
+    // that worker's share of the CPUs; one UDP sender thread otherwise caps the rate.
+    let per_worker = workers > 1 && config.pipeline.sender_per_worker;
+    let shared = if per_worker {
+        None
+    } else {
+        Some(start_sender()?)
+    };
     let mut processors = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let mut p = Processor::with_sender(config, Arc::clone(&dead_letter), Arc::clone(&sender))
+        let sender = match &shared {
+            Some(s) => Arc::clone(s),
+            None => start_sender()?,
+        };
+        let mut p = Processor::with_sender(config, Arc::clone(&dead_letter), sender)
             .map_err(RunError::Build)?;
         p.set_stop_flag(Arc::clone(&stop));
         processors.push(p);
     }
-    drop(sender);
+    drop(shared);
     let actions = processors[0].action_names();
 
     let (tx, rx) = crossbeam_channel::bounded(config.sources.len() * config.pipeline.blocks);
@@ -156,7 +170,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
 
     // The calling thread is worker 0; the others run beside it until intake ends.
     let mut stats: Option<PipelineStats> = None;
-    let mut last_sender = None;
+    let mut handed_back = Vec::with_capacity(workers);
     std::thread::scope(|scope| {
         let mut others = Vec::with_capacity(workers.saturating_sub(1));
         let mut processors = processors.into_iter();
@@ -188,7 +202,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
                 Some(total) => total.merge(&s),
                 None => stats = Some(s),
             }
-            last_sender = Some(sender);
+            handed_back.push(sender);
         }
     });
     drop(ctx);
@@ -197,11 +211,17 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
         source.join();
     }
     let mut stats = stats.unwrap_or_default();
-    // Every worker has handed its sender handle back; the last one shuts the sender down.
-    let report = match last_sender.map(Arc::try_unwrap) {
-        Some(Ok(sender)) => sender.shutdown(config.pipeline.drain_timeout),
-        _ => crate::send::SendReport::default(),
-    };
+    // Every worker has handed its sender handle back; a shared sender is shut down by its last
+    // handle, and each sender's report joins one report per destination.
+    // The senders keep sending while one after another is shut down, so one deadline
+    // covers them all.
+    let mut report = crate::send::SendReport::default();
+    let drain_end = Instant::now() + config.pipeline.drain_timeout;
+    for sender in handed_back {
+        if let Ok(sender) = Arc::try_unwrap(sender) {
+            report.merge(sender.shutdown(drain_end.saturating_duration_since(Instant::now())));
+        }
+    }
     stats.dead_letter_errors += keep_undelivered(&dead_letter, &report);
     let source_summaries: Vec<SourceSummary<'_>> = sources
         .iter()

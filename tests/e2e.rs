@@ -591,6 +591,45 @@ fn two_pipeline_workers_deliver_everything_and_number_rejected_lines() {
 }
 
 #[test]
+fn a_sender_per_worker_delivers_everything_once_and_reports_one_line_per_destination() {
+    let dir = scratch("sender-per-worker");
+    let udp = UdpReceiver::start();
+    let tcp = TcpReceiver::start(Framing::Lf);
+    let alerts = write_alerts(&dir, 30_000);
+    let config = write_config(
+        &dir,
+        &format!(
+            "[pipeline]\nworkers = 2\nsender_per_worker = true\nblock_size = 131072\n{}\
+             [[rule]]\nname = \"all\"\n{}{}",
+            file_source(&alerts),
+            action("cef", "udp", udp.addr, ""),
+            action("leef", "tcp", tcp.addr, "")
+        ),
+    );
+    let out = run(&config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let all: HashSet<usize> = (0..30_000).collect();
+    assert_exactly(&udp.wait_for(30_000, WAIT), &all);
+    assert_exactly(&tcp.wait_for(30_000, WAIT), &all);
+    // Each worker had its own sender; the summary still has one line per destination, with
+    // the counts of both.
+    let summary = String::from_utf8_lossy(&out.stderr);
+    for transport in ["udp", "tcp"] {
+        let lines: Vec<&str> = summary
+            .lines()
+            .filter(|l| l.contains(&format!("destination {transport}://")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{summary}");
+        assert!(lines[0].contains(": 30000 messages sent"), "{}", lines[0]);
+    }
+}
+
+#[test]
 fn udp_and_stdin_sources_feed_the_pipeline() {
     let dir = scratch("sources");
     let receiver = TcpReceiver::start(Framing::Lf);

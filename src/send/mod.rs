@@ -374,6 +374,30 @@ impl SendReport {
         })
     }
 
+    /// Adds the counters and undelivered messages of `other`, the report of another sender
+    /// thread serving the same destinations, to this one.
+    pub fn merge(&mut self, other: SendReport) {
+        for d in other.destinations {
+            let Some(mine) = self.destinations.iter_mut().find(|m| m.name == d.name) else {
+                self.destinations.push(d);
+                continue;
+            };
+            let (a, b) = (&mut mine.stats, d.stats);
+            a.messages_sent += b.messages_sent;
+            a.bytes_sent += b.bytes_sent;
+            a.batches_sent += b.batches_sent;
+            a.reconnects += b.reconnects;
+            a.connect_failures += b.connect_failures;
+            a.tls_failures += b.tls_failures;
+            a.replayed_messages += b.replayed_messages;
+            a.send_errors += b.send_errors;
+            a.short_sends += b.short_sends;
+            a.queue_depth_max = a.queue_depth_max.max(b.queue_depth_max);
+            a.connected &= b.connected;
+            mine.undelivered.extend(d.undelivered);
+        }
+    }
+
     /// How many messages could not be delivered.
     pub fn undelivered_count(&self) -> u64 {
         self.destinations
