@@ -6,9 +6,11 @@
 //! on one destination for long: a UDP socket that stays unwritable is left for the next round,
 //! and TCP never blocks at all.
 //
-// TODO: every UDP datagram goes through this one thread, which spends most of its time in the
-// kernel's send path and caps UDP forwarding below what the CPUs allow; pipeline workers with
-// UDP sockets of their own could send their batches in parallel.
+// TODO: a sender thread serves every destination of its workers, so with one worker (or with
+// workers sharing a sender) every UDP datagram goes through this one thread, which spends most
+// of its time in the kernel's send path and caps UDP forwarding below what the CPUs allow.
+// `pipeline.sender_per_worker` spreads that work, but for TCP and TLS destinations too, where
+// one connection per destination would be kept if only UDP were split off.
 //
 // One round of the loop:
 // 1. move every submitted batch from the channel to its destination's pending queue;
