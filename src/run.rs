@@ -121,10 +121,10 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunErro
         (None, None)
     };
 
+    let dests = build_actions(config).map_err(RunError::Build)?.dests;
     let start_sender = || -> Result<Arc<Sender>, RunError> {
-        let dests = build_actions(config).map_err(RunError::Build)?.dests;
-        let sender =
-            Sender::start(dests, sender_cpu).map_err(|e| RunError::Build(BuildError::Send(e)))?;
+        let sender = Sender::start(dests.clone(), sender_cpu)
+            .map_err(|e| RunError::Build(BuildError::Send(e)))?;
         Ok(Arc::new(sender))
     };
     // A sender of its own per worker puts the kernel's send work of each worker's messages on

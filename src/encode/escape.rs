@@ -22,14 +22,15 @@
 // How the scan works
 //
 // Most field text needs no escaping at all, so the scan is built to skip plain text quickly and
-// copy it with one `extend_from_slice`. The special bytes are: below 0x20, a backslash, the
-// rules' separator byte (`|` or `=` in CEF, the LEEF delimiter, the key of a text separator, `"`
-// in JSON), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64
-// the scan first skips 16-byte blocks holding none of them with SSE2 compares; the rest (and
-// everything on other targets) is read eight bytes at a time, asking with word-at-a-time bit
-// tricks whether the word holds a special byte. Only a block or word that does is looked at byte
-// by byte, through a 256-entry action table, which is the one definition of what to do with each
-// byte. 0xC2 also leads ordinary characters such as `©` or `°`; those cost a table lookup and are
+// copy it with one `append`. The candidate bytes are: below 0x20, a backslash, the rules'
+// separator byte (`|` or `=` in CEF, the LEEF delimiter, the key of a text separator, `"` in
+// JSON), DEL, and 0xC2 (the lead byte of every C1 control in UTF-8). On x86_64, text of 16 bytes
+// or more is compared 16 bytes at a time with SSE2 (the last partial block as the final 16
+// bytes), which yields the exact position of the next candidate. Shorter text, and everything
+// on other targets, is read eight bytes at a time, asking with word-at-a-time bit tricks whether
+// the word holds a candidate, and only such a word is looked at byte by byte. Every candidate is
+// confirmed through a 256-entry action table, the one definition of what to do with each byte.
+// 0xC2 also leads ordinary characters such as `©` or `°`; those cost a table lookup and are
 // copied. A backslash is a candidate even where the table copies it (LEEF values); it then costs
 // a table lookup too.
 //
@@ -639,7 +640,8 @@ fn find_special(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
     find_special_swar(table, sep, bytes)
 }
 
-/// Word-at-a-time version of [`find_special`]: the whole search without SSE2, the tail with it.
+/// Word-at-a-time version of [`find_special`], for text shorter than 16 bytes and for targets
+/// without SSE2.
 fn find_special_swar(table: &[u8; 256], sep: u8, bytes: &[u8]) -> usize {
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
